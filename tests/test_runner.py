@@ -1,0 +1,101 @@
+"""The runner with real papermill and real kernels, on small throwaway notebooks."""
+
+import json
+
+import nbformat
+import pytest
+
+from rmr1lib.errors import ConfigError
+from rmr1lib.runner import NotebookFailed, discover_notebooks, main, run_workbook, select_notebooks
+
+
+def _notebook(path, cells):
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "smoke"\noverrides = {}\nrun_name = None\nseed = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def book(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("RMR1_RUNS_ROOT", str(runs))
+    flag = tmp_path / "fail.flag"
+    monkeypatch.setenv("RMR1_TEST_FLAG", str(flag))
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    start = ("from rmr1lib.workbook import start_notebook\n"
+             "ctx = start_notebook('{name}', profile=profile, overrides=overrides, run_name=run_name, seed=seed)")
+    _notebook(nbs / "00_first.ipynb", [
+        start.format(name="00_first"),
+        "from rmr1lib.runs import atomic_write_json\n"
+        "atomic_write_json(ctx.run.path('numbers.json'), {'seed': ctx.seed, 'steps': ctx.profile.sft.max_steps})\n"
+        "ctx.record('numbers.json')",
+    ])
+    _notebook(nbs / "01_second.ipynb", [
+        start.format(name="01_second"),
+        "import json, os\nnumbers = json.loads(ctx.run.artifact('numbers.json').read_text())",
+        "if os.path.exists(os.environ['RMR1_TEST_FLAG']):\n    raise ValueError('flag says fail')",
+    ])
+    (nbs / "notes.ipynb").write_text("{}")  # not NN_name: ignored
+    return nbs, runs, flag
+
+
+def test_discovery_and_selection(book):
+    nbs, _, _ = book
+    found = discover_notebooks(nbs)
+    assert [p.stem for p in found] == ["00_first", "01_second"]
+    assert [p.stem for p in select_notebooks(found, only=["01"])] == ["01_second"]
+    assert [p.stem for p in select_notebooks(found, start="01_second")] == ["01_second"]
+    with pytest.raises(Exception, match="--only '07'"):
+        select_notebooks(found, only=["07"])
+
+
+def test_run_fail_then_resume(book):
+    nbs, runs, flag = book
+    flag.write_text("1")
+    with pytest.raises(NotebookFailed) as info:
+        run_workbook("smoke", {"sft.max_steps": 5}, run_name="r", notebooks=nbs, progress=False, log=lambda m: None)
+    message = str(info.value)
+    assert "notebook 01_second.ipynb failed in cell 3" in message
+    assert "ValueError: flag says fail" in message
+    run_dir = runs / "smoke" / "r"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["notebooks"]["00_first"]["status"] == "done"
+    assert manifest["notebooks"]["01_second"]["status"] == "failed"
+    assert (run_dir / "notebooks" / "01_second.failed.ipynb").exists()
+    assert not (run_dir / "notebooks" / "01_second.ipynb").exists()
+    first_done = manifest["notebooks"]["00_first"]["finished"]
+
+    flag.unlink()
+    lines = []
+    run_workbook("smoke", {"sft.max_steps": 5}, run_name="r", resume=True, notebooks=nbs, progress=False,
+                 log=lines.append)
+    assert any("00_first: done in an earlier attempt, skipped" in l for l in lines)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["notebooks"]["00_first"]["finished"] == first_done
+    assert manifest["notebooks"]["01_second"]["status"] == "done"
+    assert manifest["artifacts"]["numbers.json"]["notebook"] == "00_first"
+    assert json.loads((run_dir / "artifacts" / "numbers.json").read_text()) == {"seed": 42, "steps": 5}
+    executed = nbformat.read(run_dir / "notebooks" / "01_second.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    assert manifest["versions"]["papermill"]
+
+
+def test_resume_with_other_config_refused(book):
+    nbs, _, _ = book
+    run_workbook("smoke", None, run_name="r2", only=["00"], notebooks=nbs, progress=False, log=lambda m: None)
+    with pytest.raises(Exception, match="another configuration"):
+        run_workbook("smoke", {"sft.max_steps": 9}, run_name="r2", resume=True, notebooks=nbs,
+                     progress=False, log=lambda m: None)
+
+
+def test_bad_profile_fails_before_any_kernel(book, capsys):
+    nbs, runs, _ = book
+    with pytest.raises(ConfigError, match="sft.mode: 'x'"):
+        run_workbook("smoke", ["sft.mode=x"], notebooks=nbs, progress=False, log=lambda m: None)
+    assert not runs.exists()
+    assert main(["--set", "sft.mode=x"]) == 1
+    assert "sft.mode: 'x' is not allowed" in capsys.readouterr().err
