@@ -1,0 +1,40 @@
+"""Environment check: what this machine has, as a table a notebook can show."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+from .runs import package_versions
+
+
+def cpu_flags() -> set[str]:
+    """CPU feature flags from /proc/cpuinfo (empty where unavailable)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def environment_report() -> list[tuple[str, str]]:
+    """(item, value) rows: Python, platform, cores, threads, accelerator, key library versions, env flags."""
+    rows = [("python", sys.version.split()[0]), ("platform", platform.platform()),
+            ("cpu cores", str(os.cpu_count()))]
+    flags = cpu_flags()
+    rows.append(("avx512_bf16 (bitsandbytes 4-bit repack pitfall)", "yes" if "avx512_bf16" in flags else "no"))
+    try:
+        import torch
+
+        rows.append(("torch threads", str(torch.get_num_threads())))
+        rows.append(("CUDA available", str(torch.cuda.is_available())))
+    except ImportError:
+        rows.append(("torch", "not installed"))
+    for key in ("OMP_NUM_THREADS", "HF_HUB_OFFLINE", "VLLM_CPU_KVCACHE_SPACE", "VLLM_ENABLE_V1_MULTIPROCESSING"):
+        rows.append((key, os.environ.get(key, "(unset)")))
+    rows += [(f"version: {k}", v) for k, v in package_versions().items()]
+    return rows
