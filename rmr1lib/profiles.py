@@ -21,10 +21,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 
 from .errors import ConfigError
+from .prompts import PROMPT_KINDS
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 BUILTIN_PROFILES = ("smoke", "single_gpu", "cluster")
-PROMPT_KINDS = ("instruct_cor", "reasoning_model", "plain_judge", "rubrics_only")
 
 # Paper learning rates by model size (rmr1-facts.md section 5); "auto" in a profile resolves through these.
 PAPER_SFT_LR = {"7B": 5e-6, "14B": 3e-6, "32B": 2e-6}
