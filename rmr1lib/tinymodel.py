@@ -1,0 +1,215 @@
+"""A tiny offline Qwen2-style model: the CPU stand-in for the paper's Qwen2.5 base models (rmr1-facts.md §1).
+
+The paper starts from Qwen2.5-Instruct (and DeepSeek-R1-Distill-Qwen) checkpoints. The smoke path cannot
+download them, so ``build_tiny_model`` makes a randomly initialised ``Qwen2ForCausalLM`` of the same
+architecture family and a byte-level BPE tokenizer trained on local text (for example
+``synthetic.corpus_for_tokenizer``), and saves both so that ``AutoModelForCausalLM.from_pretrained`` and
+``AutoTokenizer.from_pretrained`` load the folder offline, exactly like a downloaded checkpoint.
+
+Two details keep the folder faithful to a real Qwen2 checkpoint:
+* ``AutoTokenizer`` loads a qwen2 model's tokenizer as ``Qwen2Tokenizer``, which installs Qwen2's own NFC
+  normalizer and regex-split + byte-level pre-tokenizer. We train with exactly that pipeline (the regex is
+  taken from transformers itself), so the reloaded tokenizer gives the same ids; the build checks this.
+* vLLM's CPU attention needs a head size of at least 32, so hidden_size / num_heads >= 32 is enforced.
+
+Engine layer: imports torch, tokenizers and transformers. Never touches the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import ConfigError, DataError
+
+__all__ = ["SPECIAL_TOKENS", "CHATML_TEMPLATE", "MIN_HEAD_DIM", "INFO_FILE", "build_tiny_model",
+           "read_tiny_model_info"]
+
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+EOS_TOKEN = "<|im_end|>"
+PAD_TOKEN = "<|endoftext|>"
+MIN_HEAD_DIM = 32
+INFO_FILE = "rmr1_tiny.json"
+
+# ChatML: every message as <|im_start|>role\ncontent<|im_end|>\n; the generation prompt opens an assistant turn.
+CHATML_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
+)
+
+
+def _check_args(corpus, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size,
+                max_positions, seed) -> list[str]:
+    if isinstance(corpus, str) or not isinstance(corpus, Sequence):
+        raise DataError(f"build_tiny_model: corpus must be a list of strings, got {type(corpus).__name__}")
+    texts = list(corpus)
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise DataError(f"build_tiny_model: corpus item {bad[0]} is {type(texts[bad[0]]).__name__}, not str")
+    if not any(t.strip() for t in texts):
+        raise DataError("build_tiny_model: corpus is empty; pass texts such as synthetic.corpus_for_tokenizer(rows)")
+    for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size), ("num_layers", num_layers),
+                        ("num_heads", num_heads), ("num_kv_heads", num_kv_heads),
+                        ("intermediate_size", intermediate_size), ("max_positions", max_positions)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"build_tiny_model: {name} must be a positive integer, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"build_tiny_model: seed must be an integer, got {seed!r}")
+    if vocab_size < 256 + len(SPECIAL_TOKENS):
+        raise ConfigError(f"build_tiny_model: vocab_size {vocab_size} is below 259 (256 bytes + 3 special tokens)")
+    if hidden_size % num_heads:
+        raise ConfigError(f"build_tiny_model: hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
+    if hidden_size // num_heads < MIN_HEAD_DIM:
+        raise ConfigError(
+            f"build_tiny_model: head size hidden_size/num_heads = {hidden_size // num_heads} is below "
+            f"{MIN_HEAD_DIM}, which vLLM's CPU attention rejects; raise hidden_size or lower num_heads")
+    if num_heads % num_kv_heads:
+        raise ConfigError(f"build_tiny_model: num_heads {num_heads} is not a multiple of num_kv_heads {num_kv_heads}")
+    return texts
+
+
+def _train_tokenizer(texts: list[str], vocab_size: int):
+    """Byte-level BPE with Qwen2's normalizer and pre-tokenizer, trained on `texts`."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    tok = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    return tok
+
+
+def _corpus_sha256(texts: list[str]) -> str:
+    digest = hashlib.sha256()
+    for text in texts:
+        data = text.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _check_reload(folder: Path, fast_tokenizer, texts: list[str]) -> None:
+    """Reload the saved tokenizer the way users will and make sure it tokenizes like the one we trained."""
+    from transformers import AutoTokenizer
+
+    reloaded = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    probes = texts[:20] + ["<|im_start|>user\nhello<|im_end|>\n", "caf\u00e9 na\u00efve \u65e5\u672c 123 \U0001f600"]
+    for probe in probes:
+        if reloaded(probe)["input_ids"] != fast_tokenizer(probe)["input_ids"]:
+            raise RuntimeError(
+                f"tiny tokenizer: AutoTokenizer ({type(reloaded).__name__}) reloads {folder} with different ids "
+                f"for {probe[:60]!r}; the installed transformers changed Qwen2's tokenizer pipeline")
+
+
+def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidden_size: int = 128,
+                     num_layers: int = 2, num_heads: int = 4, num_kv_heads: int = 2, intermediate_size: int = 256,
+                     max_positions: int = 4096, seed: int = 0) -> Path:
+    """Build a random Qwen2ForCausalLM + trained byte-level BPE tokenizer into `out_dir` (atomic, offline)."""
+    texts = _check_args(corpus, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads,
+                        intermediate_size, max_positions, seed)
+    import tokenizers
+    import torch
+    import transformers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    out_dir = Path(out_dir).expanduser().resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"build_tiny_model: {out_dir} exists and is not a folder")
+
+    tok = _train_tokenizer(texts, vocab_size)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN,
+                                   unk_token=None, bos_token=None, chat_template=CHATML_TEMPLATE,
+                                   model_max_length=max_positions, clean_up_tokenization_spaces=False)
+    special_ids = {t: tok.token_to_id(t) for t in SPECIAL_TOKENS}
+
+    config = Qwen2Config(
+        vocab_size=tok.get_vocab_size(), hidden_size=hidden_size, intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_kv_heads,
+        max_position_embeddings=max_positions, tie_word_embeddings=True, use_sliding_window=False,
+        bos_token_id=None, eos_token_id=special_ids[EOS_TOKEN], pad_token_id=special_ids[PAD_TOKEN],
+    )
+    with torch.random.fork_rng(devices=[]):  # seed locally: the caller's RNG state is left as it was
+        torch.manual_seed(seed)
+        model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = special_ids[EOS_TOKEN]
+    model.generation_config.pad_token_id = special_ids[PAD_TOKEN]
+    model.generation_config.bos_token_id = None
+
+    info = {
+        "format": 1,
+        "builder": "rmr1lib.tinymodel.build_tiny_model",
+        "seed": seed,
+        "vocab_size_requested": vocab_size,
+        "vocab_size": tok.get_vocab_size(),
+        "hidden_size": hidden_size,
+        "num_layers": num_layers,
+        "num_heads": num_heads,
+        "num_kv_heads": num_kv_heads,
+        "head_dim": hidden_size // num_heads,
+        "intermediate_size": intermediate_size,
+        "max_positions": max_positions,
+        "tie_word_embeddings": True,
+        "n_parameters": sum(p.numel() for p in model.parameters()),
+        "special_tokens": special_ids,
+        "eos_token": EOS_TOKEN,
+        "pad_token": PAD_TOKEN,
+        "corpus_texts": len(texts),
+        "corpus_sha256": _corpus_sha256(texts),
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                     "tokenizers": tokenizers.__version__},
+    }
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        fast.save_pretrained(tmp)
+        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _check_reload(tmp, fast, texts)
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move the finished folder `new` to `target`, replacing an older build there."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.replace(target, old / "previous")
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old / "previous", target)  # put the previous build back
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_tiny_model_info(model_dir) -> dict:
+    """The build parameters recorded next to a tiny model (rmr1_tiny.json); DataError if absent or invalid."""
+    path = Path(model_dir) / INFO_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path} not found: {model_dir} was not made by build_tiny_model") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path} is not valid JSON ({exc})") from None
