@@ -155,6 +155,37 @@ class RLConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Teacher traces for distillation (rmr1-facts.md section 4; notebook 03)."""
+
+    teacher: str = _f("oracle", "who writes traces", choices=("oracle", "openai", "vllm", "released"))
+    teacher_model: str = _f("", "API model name (openai) or local model folder / hub name (vllm)")
+    sample_fraction: float = _f(0.12, "share of the training pairs sent to the teacher", gt=0.0, le=1.0)
+    max_pairs: int = _f(0, "cap on pairs sent to the teacher (0 = no cap)", ge=0)
+    teacher_max_tokens: int = _f(8192, "token budget of one teacher trace", ge=16)
+    correctness_window: int = _f(100, "a trace is right when its last N characters hold the right verdict", ge=10)
+    second_pass: bool = _f(True, "re-ask for wrong traces with the correct verdict and the wrong trace as a hint")
+    oracle_error_rate: float = _f(0.0, "oracle teacher only: share of first-pass traces made deliberately wrong",
+                                  ge=0.0, le=1.0)
+    max_retries: int = _f(5, "retries with back-off on rate-limit and transient API errors", ge=0)
+
+
+@dataclass
+class EvalConfig:
+    """Benchmark evaluation (rmr1-facts.md section 6; notebook 06)."""
+
+    benchmarks: list = _f(["rewardbench", "rm-bench", "rmb"], "benchmarks to run",
+                          items=("rewardbench", "rm-bench", "rmb"))
+    data: str = _f("synthetic", "benchmark data: miniature synthetic versions, or the real sets",
+                   choices=("synthetic", "real"))
+    max_items: int = _f(0, "cap on items per benchmark (0 = all)", ge=0)
+    orders: str = _f("random", "A/B order per comparison: seeded random, both orders, or chosen-first",
+                     choices=("random", "both", "AB"))
+    checkpoint: str = _f("auto", "judge to evaluate: 'auto' = the run's latest judge, else a folder or hub name")
+    rmbench_reference_bug: bool = _f(False, "reproduce the reference code's RM-Bench aggregation bug")
+
+
+@dataclass
 class Profile:
     """A complete, validated workbook configuration."""
 
@@ -169,6 +200,8 @@ class Profile:
     generation: GenerationConfig = field(default_factory=GenerationConfig, metadata={"help": "generation"})
     sft: SFTConfig = field(default_factory=SFTConfig, metadata={"help": "distillation SFT"})
     rl: RLConfig = field(default_factory=RLConfig, metadata={"help": "GRPO"})
+    distill: DistillConfig = field(default_factory=DistillConfig, metadata={"help": "teacher traces"})
+    eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "benchmark evaluation"})
 
     # ---- derived values (computed, never stored in YAML) ----
     def model_name(self) -> str:

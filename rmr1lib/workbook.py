@@ -88,3 +88,60 @@ def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
             out += _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
         return out
     return [] if a == b else [prefix.rstrip(".")]
+
+
+TINY_MODEL_ARTIFACT = "tiny_model"
+TOKENIZER_CORPUS_PAIRS = 512
+
+
+def base_model_path(ctx: NotebookContext) -> str:
+    """The judge's starting model: the run's offline tiny model (built once per run) or the profile's model."""
+    prof = ctx.profile
+    if prof.model.family != "tiny":
+        from .hub import resolve_model
+
+        return resolve_model(prof.model_name())
+    if prof.model.name_or_path != "auto":
+        return prof.model.name_or_path
+    if ctx.run.has_artifact(TINY_MODEL_ARTIFACT):
+        return str(ctx.run.artifact(TINY_MODEL_ARTIFACT))
+    from .prompts import PROMPT_KINDS, system_prompt
+    from .synthetic import corpus_for_tokenizer, make_pairs
+    from .tinymodel import build_tiny_model
+
+    # the tokenizer learns from the same kind of text the judge will read and write: synthetic pairs,
+    # every prompt kind's system prompt, and oracle traces (corpus_for_tokenizer includes them)
+    rows = make_pairs(TOKENIZER_CORPUS_PAIRS, seed=prof.seed, kinds=tuple(prof.data.kinds))
+    corpus = corpus_for_tokenizer(rows) + [s for s in map(system_prompt, PROMPT_KINDS) if s]
+    tiny = prof.model.tiny
+    path = build_tiny_model(
+        ctx.run.path(TINY_MODEL_ARTIFACT), corpus, vocab_size=tiny.vocab_size, hidden_size=tiny.hidden_size,
+        num_layers=tiny.num_layers, num_heads=tiny.num_heads, num_kv_heads=tiny.num_kv_heads,
+        intermediate_size=tiny.intermediate_size, max_positions=tiny.max_positions, seed=prof.seed,
+    )
+    ctx.record(TINY_MODEL_ARTIFACT, path, kind="model", corpus_pairs=TOKENIZER_CORPUS_PAIRS)
+    return str(path)
+
+
+# Artifacts that notebooks hand to each other, with the notebook that produces each.
+PAIRS_ARTIFACT = "{split}_pairs.jsonl"          # 01_data_prep: split = train | heldout
+SFT_MODEL_ARTIFACT = "sft_model"                # 03_distillation (a full model folder, LoRA merged)
+RL_MODEL_ARTIFACT = "rl_model"                  # 04_rl_single_gpu (a full model folder, LoRA merged)
+JUDGE_CHAIN = (RL_MODEL_ARTIFACT, SFT_MODEL_ARTIFACT)
+
+
+def load_pairs(ctx: NotebookContext, split: str) -> list[dict]:
+    """The run's prepared preference pairs for `split` ('train' or 'heldout'), written by 01_data_prep."""
+    from .runs import read_jsonl
+
+    if split not in ("train", "heldout"):
+        raise RmR1Error(f"load_pairs: split must be 'train' or 'heldout', got {split!r}")
+    return read_jsonl(ctx.run.artifact(PAIRS_ARTIFACT.format(split=split)))
+
+
+def latest_judge(ctx: NotebookContext) -> tuple[str, str]:
+    """(stage, model path) of the most trained judge in the run: RL, else SFT, else the base model."""
+    for name in JUDGE_CHAIN:
+        if ctx.run.has_artifact(name):
+            return name, str(ctx.run.artifact(name))
+    return "base", base_model_path(ctx)

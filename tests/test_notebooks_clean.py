@@ -1,0 +1,36 @@
+"""Notebooks are committed clean: no outputs, kernelspec python3, a tagged parameters cell with the
+workbook's parameters, and only rmr1lib's public names imported from the library."""
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no NN_name.ipynb"
+    assert NOTEBOOKS[0].name == "00_overview.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_clean(path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    dirty = [i for i, c in enumerate(code) if c.get("outputs") or c.get("execution_count")]
+    assert dirty == [], f"{path.name}: code cells {dirty} carry outputs; clear them before committing"
+    tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: needs exactly one cell tagged 'parameters'"
+    names = {t.id for node in ast.parse("".join(tagged[0]["source"])).body
+             for t in getattr(node, "targets", []) if isinstance(t, ast.Name)}
+    assert {"profile", "overrides", "run_name", "seed"} <= names
+    for i, cell in enumerate(code):
+        source = "".join(cell["source"])
+        assert len(source.splitlines()) <= 40, f"{path.name}: code cell {i} is longer than a screen"
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rmr1lib"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name}: cell {i} imports private names {private}"
