@@ -55,11 +55,25 @@ class TransformersGenerator:
         self.device = device
         self.batch_size = batch_size
 
+    @classmethod
+    def from_model(cls, model, tokenizer, batch_size: int = 16) -> "TransformersGenerator":
+        """Wrap a model already in memory (for example inside a trainer) without reloading it."""
+        self = cls.__new__(cls)
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        self.device = str(next(model.parameters()).device)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return self
+
     def generate(self, conversations: Sequence[Messages], settings: SamplingSettings,
                  progress: bool = False) -> list[str]:
         """Complete each conversation; returns one text per input, in order."""
         import torch
         from tqdm.auto import tqdm
+
+        self.tokenizer.padding_side = "left"
+        was_training = self.model.training
+        self.model.eval()
 
         texts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
                  for c in conversations]
@@ -79,6 +93,8 @@ class TransformersGenerator:
                 ids = self.model.generate(**enc, **kwargs)
             new = ids[:, enc["input_ids"].shape[1]:]
             out.extend(self.tokenizer.batch_decode(new, skip_special_tokens=True))
+        if was_training:
+            self.model.train()
         return out
 
     def close(self) -> None:
