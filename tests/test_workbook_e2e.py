@@ -1,4 +1,7 @@
-"""End to end: the README's main command path (the runner) on the smoke profile, every notebook."""
+"""End to end: the README's main command path (the runner) on the smoke profile, every notebook.
+
+The `smoke_run` fixture (tests/conftest.py) runs the workbook once per session; each notebook's own
+end-to-end assertions live in tests/test_nbNN_e2e.py files that use the same fixture."""
 
 import json
 
@@ -7,18 +10,6 @@ import pytest
 from rmr1lib.runner import discover_notebooks, run_workbook
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RMR1_RUNS_ROOT", str(root))
-    try:
-        run = run_workbook("smoke", run_name="e2e", progress=False, log=lambda m: None)
-    finally:
-        mp.undo()
-    return run
 
 
 def test_every_notebook_ran_and_is_recorded(smoke_run):
