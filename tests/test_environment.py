@@ -68,3 +68,16 @@ def test_gpu_environment_matches_cpu_lock():
 def test_vllm_inside_trl_supported_range():
     major, minor = (int(x) for x in _gpu()["vllm"].split(".")[:2])
     assert (major, minor) >= (0, 22) and (major, minor) <= (0, 31)
+
+
+def test_pip_check_only_reports_the_deliberately_absent_cuda_packages():
+    """`pip check` in the project venv names only what the lock leaves out on purpose (see stack notes)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True).stdout
+    problems = [line for line in out.splitlines() if line.strip()]
+    allowed = ("torchvision", "torchaudio", "torchcodec", "triton")
+    unexpected = [p for p in problems if not (p.endswith("which is not installed.") and
+                                              any(f"requires {a}," in p for a in allowed))]
+    assert unexpected == [], unexpected
