@@ -1,0 +1,83 @@
+"""Notebook context, runtime settings, offline model resolution, figures and the environment report."""
+
+import json
+import os
+
+import pytest
+
+from rmr1lib import runtime
+from rmr1lib.envcheck import environment_report
+from rmr1lib.errors import ConfigError, OfflineError, RmR1Error
+from rmr1lib.figures import pipeline_figure
+from rmr1lib.hub import resolve_model
+from rmr1lib.workbook import base_model_path, latest_judge, load_pairs, start_notebook
+
+
+@pytest.fixture
+def runs_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("RMR1_RUNS_ROOT", str(tmp_path))
+    return tmp_path
+
+
+def test_start_notebook_records_parameters_and_seed(runs_root):
+    ctx = start_notebook("00_x", "smoke", {"sft.max_steps": 3}, run_name="r", seed=7)
+    assert (ctx.seed, ctx.profile.seed, ctx.profile.sft.max_steps) == (7, 7, 3)
+    manifest = json.loads((runs_root / "smoke" / "r" / "manifest.json").read_text())
+    assert manifest["seed"] == 7 and manifest["profile_config"]["sft"]["max_steps"] == 3
+    assert manifest["notebooks"]["00_x"]["parameters"]["overrides"] == {"sft.max_steps": 3}
+    with pytest.raises(RmR1Error, match=r"different configuration \(differs in: sft.max_steps\)"):
+        start_notebook("01_y", "smoke", {"sft.max_steps": 4}, run_name="r", seed=7)
+    with pytest.raises(RmR1Error, match="seed must be a non-negative integer"):
+        start_notebook("01_y", "smoke", run_name="r2", seed=-1)
+    with pytest.raises(ConfigError, match="unknown key 'bogus'"):
+        start_notebook("01_y", "smoke", {"bogus": 1}, run_name="r3")
+
+
+def test_base_model_built_once_and_judge_chain(runs_root):
+    ctx = start_notebook("00_x", "smoke", run_name="m")
+    path = base_model_path(ctx)
+    assert (ctx.run.artifact("tiny_model") / "config.json").exists()
+    mtime = os.stat(os.path.join(path, "config.json")).st_mtime
+    assert base_model_path(ctx) == path and os.stat(os.path.join(path, "config.json")).st_mtime == mtime
+    assert latest_judge(ctx) == ("base", path)
+    with pytest.raises(RmR1Error, match="artifact 'train_pairs.jsonl' is not there"):
+        load_pairs(ctx, "train")
+    with pytest.raises(RmR1Error, match="split must be"):
+        load_pairs(ctx, "test")
+
+
+def test_configure_environment_keeps_user_values(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    applied = runtime.configure_environment(offline=False, threads=1)
+    assert applied["OMP_NUM_THREADS"] == "3" and "HF_HUB_OFFLINE" not in applied
+    assert runtime.configure_environment(offline=True)["HF_HUB_OFFLINE"] == "1"
+    assert runtime.needs_hub("tiny", "synthetic") is False
+    assert runtime.needs_hub("qwen2.5-instruct", "synthetic") and runtime.needs_hub("tiny", "released")
+
+
+def test_resolve_model_offline_fails_fast_with_advice(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    with pytest.raises(OfflineError) as info:
+        resolve_model("gaotang/RM-R1-Qwen2.5-Instruct-7B")
+    message = str(info.value)
+    assert "not on this machine and the hub is offline" in message
+    assert "huggingface-cli download gaotang/RM-R1-Qwen2.5-Instruct-7B" in message
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(OfflineError, match="holds no config.json"):
+        resolve_model(str(tmp_path / "empty"))
+    with pytest.raises(OfflineError, match="no such local folder"):
+        resolve_model("./missing/model/dir")
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "config.json").write_text("{}")
+    assert resolve_model(str(tmp_path / "ok")) == str(tmp_path / "ok")
+
+
+def test_pipeline_figure_and_environment_report(tmp_path):
+    fig = pipeline_figure()
+    assert len(fig.axes[0].patches) >= 11  # six stages and five arrows
+    fig.savefig(tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    report = dict(environment_report())
+    assert report["torch threads"] == "1" and "version: torch" in report
