@@ -1,8 +1,15 @@
-"""Figures shared by the notebooks (seaborn/matplotlib). Each function returns a matplotlib Figure."""
+"""Figures shared by the notebooks (seaborn/matplotlib), and HTML views of prompts and judge traces.
+
+The *_figure functions return a matplotlib Figure. The *_html functions return an HTML string for
+IPython.display.HTML: inline styles only (it reads the same in JupyterLab and in an exported notebook), and every
+piece of model or dataset text is escaped, so it is shown as text and never rendered or executed as markup.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+import html
+import re
+from typing import Mapping, Optional
 
 
 def pipeline_figure(highlight: Optional[str] = None):
@@ -38,3 +45,255 @@ def pipeline_figure(highlight: Optional[str] = None):
             fontsize=10.5, va="center")
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Notebook 01 (data preparation). Each takes a pandas DataFrame of rmr1lib.data.pair_summary records
+# (columns split, source, category, turns, winner, chosen_side, prompt_tokens, chosen_tokens, rejected_tokens).
+
+
+def composition_figure(frame):
+    """Rows per source and category (rows) by split and turns (columns), as an annotated heatmap."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    table = frame.pivot_table(index=["source", "category"], columns=["split", "turns"], values="id",
+                              aggfunc="count", fill_value=0)
+    fig, ax = plt.subplots(figsize=(2.2 + 1.3 * table.shape[1], 1.2 + 0.45 * table.shape[0]))
+    sns.heatmap(table, annot=True, fmt="d", cmap="Blues", cbar=False, linewidths=0.5, ax=ax)
+    ax.set_xlabel("split / turns")
+    ax.set_ylabel("source / category")
+    ax.set_title("Composition of the prepared mix (pairs)")
+    fig.tight_layout()
+    return fig
+
+
+def length_figure(frame, max_prompt_tokens: int):
+    """Prompt tokens by category (with the filter's limit) and chosen vs rejected response tokens."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    sns.histplot(data=frame, x="prompt_tokens", hue="category", multiple="stack", bins=30, ax=axes[0])
+    if max_prompt_tokens <= 1.5 * frame["prompt_tokens"].max():  # the limit is near the data: draw it
+        axes[0].axvline(max_prompt_tokens, color="crimson", linestyle="--")
+        axes[0].annotate(f"max_prompt_tokens = {max_prompt_tokens}", (max_prompt_tokens, 0.95),
+                         xycoords=("data", "axes fraction"), ha="right", va="top", color="crimson", fontsize=8)
+    else:  # far to the right: say so instead of squashing the histogram against the left edge
+        axes[0].text(0.98, 0.95, f"max_prompt_tokens = {max_prompt_tokens}\n(far right of every prompt)",
+                     transform=axes[0].transAxes, ha="right", va="top", color="crimson", fontsize=8)
+    axes[0].set_title("Rendered judge prompt length (tokens)")
+    responses = frame.melt(id_vars=["category"], value_vars=["chosen_tokens", "rejected_tokens"],
+                           var_name="response", value_name="tokens").dropna()
+    responses["response"] = responses["response"].str.replace("_tokens", "", regex=False)
+    sns.boxplot(data=responses, x="category", y="tokens", hue="response", ax=axes[1])
+    axes[1].set_title("Response length: chosen vs rejected (tokens)")
+    fig.tight_layout()
+    return fig
+
+
+def balance_figure(frame):
+    """Share of pairs whose preferred response sits in position A, per source and split (0.5 = balanced)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    shares = (frame.assign(chosen_is_a=frame["chosen_side"].eq("A").astype(float))
+              .groupby(["source", "split"], as_index=False)
+              .agg(share_a=("chosen_is_a", "mean"), pairs=("id", "count")))
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.55 * shares["source"].nunique() * shares["split"].nunique()))
+    sns.barplot(data=shares, y="source", x="share_a", hue="split", ax=ax, orient="h")
+    ax.axvline(0.5, color="black", linestyle=":")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of pairs with the preferred response in position A")
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.2f", fontsize=8, padding=2)
+    ax.set_title("A/B balance of the preference label")
+    fig.tight_layout()
+    return fig
+
+
+def filter_figure(reasons: list):
+    """Rows left out of the mix, by stage and reason (the build report's reasons table)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    table = pd.DataFrame(reasons, columns=["stage", "source", "reason", "field", "count"])
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.4 * max(len(table), 1)))
+    if table.empty:
+        ax.text(0.5, 0.5, "nothing was left out", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    table["what"] = table["stage"] + ": " + table["reason"] + " (" + table["source"] + ")"
+    sns.barplot(data=table, y="what", x="count", hue="stage", dodge=False, ax=ax, orient="h")
+    for container in ax.containers:
+        ax.bar_label(container, fontsize=8, padding=2)
+    ax.set_ylabel("")
+    ax.set_xlabel("rows left out")
+    ax.set_title("What the build left out, and why")
+    fig.tight_layout()
+    return fig
+
+
+def rmbench_heatmap(matrices: dict, title: Optional[str] = None):
+    """RM-Bench's 3x3 style matrices, one heatmap per domain (rows: chosen style, columns: rejected style).
+
+    `matrices` is {domain: 3x3 list}, as rmr1lib.scoring.score_rmbench returns under "matrix". Cells above the
+    diagonal are the hard comparisons (the preferred answer is plainer than the dispreferred one).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    domains = list(matrices)
+    if not domains:
+        raise ValueError("rmbench_heatmap: no RM-Bench matrices to draw (were any RM-Bench rows scored?)")
+    fig, axes = plt.subplots(1, len(domains), figsize=(3.3 * len(domains) + 0.8, 3.4), squeeze=False)
+    labels = ["concise", "detailed", "markdown"]  # rmr1lib.scoring.RMBENCH_STYLES, shortened to fit
+    for k, (ax, domain) in enumerate(zip(axes[0], domains)):
+        sns.heatmap(matrices[domain], vmin=0, vmax=1, cmap="RdYlGn", annot=True, fmt=".2f", square=True,
+                    cbar=k == len(domains) - 1, xticklabels=labels, yticklabels=labels if k == 0 else False,
+                    ax=ax, annot_kws={"fontsize": 9})
+        ax.set_title(domain)
+        ax.set_xlabel("rejected style")
+        if k == 0:
+            ax.set_ylabel("chosen style")
+    fig.suptitle(title or "RM-Bench accuracy by style pair (above the diagonal = hard)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def paper_comparison_figure(rows: list, title: Optional[str] = None):
+    """Paper vs this run, one pair of bars per metric (rows as rmr1lib.paper.compare_with_paper returns)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    shown = [r for r in rows if r.get("metric") == "score" or r.get("benchmark") == "average"]
+    if not shown:
+        raise ValueError("paper_comparison_figure: no rows with a 'score' metric to draw")
+    labels = [r["benchmark"] for r in shown]
+    x = np.arange(len(shown))
+    fig, ax = plt.subplots(figsize=(1.6 * len(shown) + 2.5, 3.4))
+    ax.bar(x - 0.2, [r["paper"] for r in shown], 0.4, label=f"paper ({shown[0]['model']})", color="#8da0cb")
+    ax.bar(x + 0.2, [r["ours"] if r["ours"] is not None else 0 for r in shown], 0.4, label="this run",
+           color="#fc8d62")
+    for i, r in enumerate(shown):
+        if r["ours"] is None:
+            ax.text(i + 0.2, 0.02, "n/a", ha="center", fontsize=8)
+    ax.set_xticks(x, labels)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("score (fraction)")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(title or "Paper vs this run")
+    fig.tight_layout()
+    return fig
+
+
+def prompt_parts_figure(frame):
+    """Tokens per named prompt part, one stacked bar per prompt kind (columns kind, part, tokens)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    kinds = list(dict.fromkeys(frame["kind"]))
+    parts = list(dict.fromkeys(frame["part"]))
+    colours = dict(zip(parts, sns.color_palette("tab20", len(parts))))
+    fig, ax = plt.subplots(figsize=(11, 0.9 + 0.6 * len(kinds)))
+    for y, kind in enumerate(kinds):
+        left = 0
+        for _, row in frame[frame["kind"] == kind].iterrows():
+            ax.barh(y, row["tokens"], left=left, color=colours[row["part"]], edgecolor="white",
+                    label=row["part"])
+            if row["tokens"] >= 60:
+                ax.text(left + row["tokens"] / 2, y, str(row["tokens"]), ha="center", va="center", fontsize=7)
+            left += row["tokens"]
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
+    ax.set_yticks(range(len(kinds)), kinds)
+    ax.invert_yaxis()
+    ax.set_xlabel("tokens (the run's tokenizer)")
+    ax.set_title("Where the judge prompt's tokens go, by part")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# HTML views (notebook 02)
+
+TRACE_PARTS = {  # tag -> (background, what it holds)
+    "think": ("#ececec", "the reasoning model's private reasoning"),
+    "type": ("#ffe08a", "task category (Reasoning or Chat)"),
+    "rubric": ("#d7ecff", "question-specific criteria with weights"),
+    "justify": ("#b9dcff", "why these criteria and weights"),
+    "solution": ("#d8f3dc", "the judge's own solution"),
+    "eval": ("#f3e8ff", "the comparison"),
+    "quote_A": ("#ffd6d6", "verbatim evidence from A"),
+    "summary_A": ("#ffe9e9", "paraphrased evidence from A"),
+    "quote_B": ("#d6f5ff", "verbatim evidence from B"),
+    "summary_B": ("#e9faff", "paraphrased evidence from B"),
+    "answer": ("#ffc46b", "the verdict"),
+}
+_TAG = re.compile(r"<(/?)(" + "|".join(TRACE_PARTS) + r")>")
+_BOX = ("font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; "
+        "line-height: 1.55; white-space: pre-wrap; word-wrap: break-word; color: #1a1a1a; background: #fcfcfc; "
+        "border: 1px solid #d0d0d0; border-radius: 6px; padding: 10px 12px; margin: 4px 0;")
+_LABEL = "color: #444; font-weight: 700; font-size: 11px;"
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def trace_html(text: str, title: str = "") -> str:
+    """A judge trace with each CoR part (type, rubric, justify, solution, eval, quotes, summaries, answer,
+    think) shaded in its own colour, a legend, and unmatched tags flagged; all text escaped."""
+    text = text if isinstance(text, str) else repr(text)
+    out, stack, seen, problems = [], [], [], []
+    pos = 0
+    for m in _TAG.finditer(text):
+        out.append(_esc(text[pos:m.start()]))
+        closing, tag = m.group(1) == "/", m.group(2)
+        colour = TRACE_PARTS[tag][0]
+        if not closing:
+            stack.append(tag)
+            seen.append(tag)
+            out.append(f'<span style="background: {colour}; border-radius: 3px; padding: 1px 0;">'
+                       f'<span style="{_LABEL}">{_esc(m.group(0))}</span>')
+        elif stack and stack[-1] == tag:
+            stack.pop()
+            out.append(f'<span style="{_LABEL}">{_esc(m.group(0))}</span></span>')
+        else:
+            problems.append(f"{m.group(0)} closes out of order" if tag in stack
+                            else f"{m.group(0)} closes nothing that is open")
+            out.append(f'<span style="color: #b00020; text-decoration: underline wavy;">{_esc(m.group(0))}</span>')
+        pos = m.end()
+    out.append(_esc(text[pos:]))
+    for tag in reversed(stack):
+        problems.append(f"<{tag}> is never closed")
+        out.append("</span>")
+    legend = " ".join(
+        f'<span style="background: {TRACE_PARTS[t][0]}; color: #1a1a1a; border-radius: 3px; padding: 1px 5px; '
+        f'font-size: 11px;" title="{_esc(TRACE_PARTS[t][1])}">{_esc(t)}: {_esc(TRACE_PARTS[t][1])}</span>'
+        for t in dict.fromkeys(seen))
+    head = f'<div style="font-weight: 700; margin: 6px 0 2px;">{_esc(title)}</div>' if title else ""
+    note = ""
+    if problems:
+        note = ('<div style="color: #b00020; font-size: 12px;">tag problems: '
+                + _esc("; ".join(problems)) + "</div>")
+    return f'<div>{head}<div style="margin: 2px 0 4px; line-height: 2;">{legend}</div>' \
+           f'<div style="{_BOX}">{"".join(out)}</div>{note}</div>'
+
+
+def side_by_side_html(columns: Mapping[str, Mapping[str, str]], caption: str = "") -> str:
+    """Texts next to each other: one column per title, each a sequence of labelled parts; all text escaped."""
+    width = 100 / max(len(columns), 1)
+    cells = []
+    for title, parts in columns.items():
+        body = "".join(
+            f'<div style="{_LABEL} margin-top: 6px;">{_esc(name)}</div><div style="{_BOX}">{_esc(text)}</div>'
+            for name, text in parts.items())
+        cells.append(f'<td style="vertical-align: top; width: {width:.1f}%; padding: 4px 8px; text-align: left;">'
+                     f'<div style="font-weight: 700;">{_esc(title)}</div>{body}</td>')
+    cap = (f'<caption style="caption-side: top; text-align: left; padding: 2px 8px;">{_esc(caption)}</caption>'
+           if caption else "")
+    return (f'<table style="width: 100%; table-layout: fixed; border-collapse: collapse;">{cap}'
+            f'<tr>{"".join(cells)}</tr></table>')

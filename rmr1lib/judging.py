@@ -17,8 +17,15 @@ from .rewards import winner_side
 
 
 def judge_messages(rows: Sequence[dict], prompt_kind: str) -> list[list[dict]]:
-    """The judge prompt for each row, rendered from its raw pair with an explicit prompt kind."""
-    return [build_messages(prompt_kind, r["conversation_a"], r["conversation_b"]) for r in rows]
+    """The judge prompt for each row: rendered from its raw pair with an explicit prompt kind, or, for
+    released rows that carry only the authors' rendered prompt (no raw pair), their `context_messages`."""
+    out = []
+    for r in rows:
+        if r.get("conversation_a") is not None and r.get("conversation_b") is not None:
+            out.append(build_messages(prompt_kind, r["conversation_a"], r["conversation_b"]))
+        else:
+            out.append(list(r["context_messages"]))
+    return out
 
 
 def score_judgement(text: str, winner: str) -> dict:

@@ -84,6 +84,16 @@ class DataConfig:
     placement: str = _f("random", "A/B placement of the preferred response", choices=("random", "alternate"))
     max_prompt_tokens: int = _f(4096, "rows whose rendered prompt is longer are filtered out", ge=16)
     skip_bad_rows: bool = _f(False, "drop malformed rows with a reasons table instead of failing")
+    dedup: bool = _f(True, "drop repeated pairs (same client turns and responses) and contradicting labels")
+    sources: list = _f(["skywork", "code_pref", "math_dpo"], "build_from_sources: which paper sources to mix",
+                       items=("skywork", "code_pref", "math_dpo"))
+    code_pairs: int = _f(8000, "build_from_sources: Code-Preference-Pairs rows kept after the shuffle (0 = all)",
+                         ge=0)
+    code_shuffle_seed: int = _f(42, "build_from_sources: seed of the Code-Preference-Pairs shuffle (paper: 42)",
+                                ge=0)
+    sources_dir: str = _f("", "build_from_sources: folder with local <source>.jsonl copies instead of the hub")
+    released_set: str = _f("auto", "released: RLVR set; 'auto' picks by judge.prompt_kind",
+                           choices=("auto", "after_distill_rlvr", "reasoning_rlvr"))
 
 
 @dataclass
@@ -125,33 +135,71 @@ class SFTConfig:
     lora_r: int = _f(64, "LoRA rank (lora/qlora)", ge=1)
     lora_alpha: int = _f(128, "LoRA alpha", ge=1)
     lora_dropout: float = _f(0.05, "LoRA dropout", ge=0.0, le=1.0)
-    gradient_checkpointing: bool = _f(True, "recompute activations to save memory")
+    gradient_checkpointing: bool = _f(True, "recompute activations to save memory (ignored on CPU)")
     save_steps: int = _f(50, "checkpoint every N steps (resume point)", ge=1)
+    lora_targets: str = _f("all-linear", "LoRA target modules: 'all-linear' or comma-separated module names")
+    weight_decay: float = _f(0.0, "AdamW weight decay", ge=0.0)
+    max_grad_norm: float = _f(1.0, "gradient clipping norm", gt=0.0)
+    packing: bool = _f(False, "pack sequences into max_length blocks (paper: on; needs GPU FlashAttention)")
+    logging_steps: int = _f(10, "log loss every N steps", ge=1)
+    keep_checkpoints: int = _f(2, "newest checkpoints kept on disk", ge=1)
 
 
 @dataclass
 class RLConfig:
-    """GRPO with the verifiable reward (rmr1-facts.md sections 3 and 5)."""
+    """GRPO with the verifiable reward (rmr1-facts.md sections 3 and 5; notebook 04, rmr1lib.rl)."""
 
     mode: str = _f("full", "what is trained", choices=("full", "lora", "qlora"))
     learning_rate: Union[float, str] = _f("auto", "constant LR; 'auto' = paper value for family and size")
     num_generations: int = _f(7, "rollouts per prompt (group size)", ge=2)
-    prompts_per_step: int = _f(1024, "prompts per optimizer step", ge=1)
-    mini_batch_prompts: int = _f(128, "PPO mini-batch in prompts", ge=1)
-    max_steps: int = _f(-1, "stop after N steps (-1 = one epoch over the data)", ge=-1)
+    prompts_per_step: int = _f(1024, "prompts per rollout batch (all GPUs together)", ge=1)
+    mini_batch_prompts: int = _f(128, "prompts per optimizer update (PPO mini-batch, all GPUs together)", ge=1)
+    per_device_batch_size: int = _f(1, "sequences per forward/backward pass on one GPU (micro-batch)", ge=1)
+    num_gpus: int = _f(1, "GPUs the trainer runs on (data parallel); batch sizes above are totals", ge=1)
+    max_steps: int = _f(-1, "stop after N optimizer updates (TRL's global_step; -1 = one epoch)", ge=-1)
     kl_coef: float = _f(1e-3, "KL loss coefficient (k3 estimator)", ge=0.0)
     clip_ratio: float = _f(0.2, "PPO clip epsilon", ge=0.0)
     entropy_coef: float = _f(0.0, "entropy bonus", ge=0.0)
-    loss_aggregation: str = _f("token-mean", "loss aggregation", choices=("token-mean", "seq-mean-token-mean"))
+    loss_aggregation: str = _f("token-mean", "loss aggregation: token-mean per micro-batch (paper), over the whole "
+                               "mini-batch (token-mean-global), or per sequence then mean",
+                               choices=("token-mean", "token-mean-global", "seq-mean-token-mean"))
     temperature: float = _f(1.0, "rollout temperature", gt=0.0)
     max_prompt_tokens: int = _f(4096, "longer prompts are filtered out", ge=16)
     max_response_tokens: int = _f(8192, "rollout budget", ge=1)
     reward: str = _f("verifiable", "reward function", choices=("verifiable", "cold_start"))
     use_vllm: bool = _f(True, "generate rollouts with vLLM (GPU only; TRL's own generation otherwise)")
+    vllm_gpu_memory_utilization: float = _f(0.3, "share of GPU memory colocated vLLM takes (weights + KV cache)",
+                                            gt=0.0, le=1.0)
+    vllm_tensor_parallel_size: int = _f(1, "GPUs one colocated vLLM engine spans", ge=1)
+    gradient_checkpointing: bool = _f(True, "recompute activations in the backward pass to save memory")
     lora_r: int = _f(64, "LoRA rank (lora/qlora)", ge=1)
     lora_alpha: int = _f(128, "LoRA alpha", ge=1)
+    lora_dropout: float = _f(0.0, "LoRA dropout (0 keeps policy log-probs deterministic)", ge=0.0, le=1.0)
     save_steps: int = _f(10, "checkpoint every N steps (resume point)", ge=1)
     eval_steps: int = _f(10, "held-out verdict accuracy every N steps", ge=1)
+    eval_max_pairs: int = _f(64, "held-out pairs judged at each evaluation (0 = all)", ge=0)
+    report_to: str = _f("none", "TRL logging back-end", choices=("none", "tensorboard", "trackio"))
+
+    def check(self) -> None:
+        """Batch-size rules GRPO needs: whole groups per generation batch, whole micro-batches per update."""
+        if self.prompts_per_step % self.mini_batch_prompts:
+            raise ConfigError(
+                f"rl.prompts_per_step ({self.prompts_per_step}) must be a multiple of rl.mini_batch_prompts "
+                f"({self.mini_batch_prompts})"
+            )
+        sequences = self.mini_batch_prompts * self.num_generations
+        per_pass = self.per_device_batch_size * self.num_gpus
+        if sequences % per_pass:
+            raise ConfigError(
+                f"rl: a mini-batch holds mini_batch_prompts x num_generations = {sequences} sequences, which must "
+                f"divide into micro-batches of per_device_batch_size x num_gpus = {per_pass}; change "
+                "rl.per_device_batch_size or rl.mini_batch_prompts"
+            )
+        if self.num_gpus % self.vllm_tensor_parallel_size:
+            raise ConfigError(
+                f"rl.vllm_tensor_parallel_size ({self.vllm_tensor_parallel_size}) must divide rl.num_gpus "
+                f"({self.num_gpus})"
+            )
 
 
 @dataclass
@@ -168,6 +216,10 @@ class DistillConfig:
     oracle_error_rate: float = _f(0.0, "oracle teacher only: share of first-pass traces made deliberately wrong",
                                   ge=0.0, le=1.0)
     max_retries: int = _f(5, "retries with back-off on rate-limit and transient API errors", ge=0)
+    teacher_temperature: float = _f(0.0, "teacher sampling temperature (0 = greedy)", ge=0.0)
+    second_pass_model: str = _f("", "API model for pass 2 (paper: o3 after Claude); empty = teacher_model")
+    api_workers: int = _f(4, "API requests in flight at once", ge=1)
+    released_source: str = _f("gaotang/RM-R1-Distill-SFT", "teacher 'released': hub name or local .jsonl/.parquet")
 
 
 @dataclass
@@ -183,6 +235,11 @@ class EvalConfig:
                      choices=("random", "both", "AB"))
     checkpoint: str = _f("auto", "judge to evaluate: 'auto' = the run's latest judge, else a folder or hub name")
     rmbench_reference_bug: bool = _f(False, "reproduce the reference code's RM-Bench aggregation bug")
+    synthetic_n: int = _f(2, "miniature data: items per RewardBench subset, RM-Bench domain and RMB part", ge=1)
+    rewardbench_source: str = _f("allenai/reward-bench", "real data: hub name or local file (split 'filtered')")
+    rmbench_source: str = _f("THU-KEG/RM-Bench", "real data: hub name or local total_dataset.json")
+    rmb_source: str = _f("", "real data: local RMB_dataset folder of a clone of Zhou-Zoey/RMB-Reward-Model-Benchmark")
+    paper_model: str = _f("auto", "paper model for 'paper vs this run' ('auto': the checkpoint's own, else same base)")
 
 
 @dataclass
@@ -347,11 +404,7 @@ def _check_consistency(p: Profile) -> None:
             f"model.tiny: head size {t.hidden_size // t.num_heads} (hidden_size/num_heads) is below 32, "
             "which vLLM's CPU attention rejects; raise hidden_size or lower num_heads"
         )
-    if p.rl.prompts_per_step % p.rl.mini_batch_prompts:
-        raise ConfigError(
-            f"rl.prompts_per_step ({p.rl.prompts_per_step}) must be a multiple of rl.mini_batch_prompts "
-            f"({p.rl.mini_batch_prompts})"
-        )
+    p.rl.check()
     if p.device == "cpu" and p.rl.use_vllm:
         raise ConfigError(
             "rl.use_vllm: true needs device 'cuda'; TRL's vLLM colocate mode does not run on CPU "

@@ -97,6 +97,9 @@ def execute_notebook(nb: Path, run: Run, parameters: dict, progress: bool) -> fl
     failed.unlink(missing_ok=True)
     run.notebook_status(nb.stem, status="running", started=now_iso(), error=None)
     t0 = time.time()
+    # A kernel started from inside pytest inherits PYTEST_CURRENT_TEST, and ipykernel then leaves sys.stdout
+    # without a file descriptor, which vLLM's engine start needs ("UnsupportedOperation: fileno").
+    os.environ.pop("PYTEST_CURRENT_TEST", None)
     try:
         pm.execute_notebook(
             str(nb), str(running), parameters=parameters, kernel_name=KERNEL, cwd=str(nb.parent),

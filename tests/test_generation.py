@@ -79,3 +79,12 @@ def test_judge_pairs_metrics_perfect_and_broken():
     assert (s["verdict_strict"], s["verdict_lenient"], s["correct_lenient"]) == (None, "A", 1)
     assert verdict_metrics([s, score_judgement("", "model_b")])["parse_rate_lenient"] == 0.5
     assert verdict_metrics([]) == {"n": 0}
+
+
+def test_released_rows_without_raw_pair_use_their_rendered_prompt():
+    rows = make_pairs(2, seed=1)
+    released = dict(rows[0], conversation_a=None, conversation_b=None,
+                    context_messages=[{"role": "user", "content": "rendered by the authors"}])
+    msgs = judge_messages([rows[1], released], "plain_judge")
+    assert msgs[1] == [{"role": "user", "content": "rendered by the authors"}]
+    assert msgs[0][0]["role"] == "system" and msgs[0] != rows[1]["context_messages"]

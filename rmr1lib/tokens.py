@@ -1,0 +1,47 @@
+"""Token counts with a model's own tokenizer: prompt lengths for the length filter (paper §4: prompts longer than
+the maximum are filtered out) and per-part counts for inspecting the Chain-of-Rubrics prompt.
+
+A prompt is counted the way the trainers and generators see it: the chat template applied with the generation
+prompt, then encoded without extra special tokens (the template already holds them).
+
+Engine layer: imports transformers (inside TokenCounter.from_pretrained only).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+class TokenCounter:
+    """Counts tokens of chat prompts and plain texts with one Hugging Face tokenizer."""
+
+    def __init__(self, tokenizer: Any, name: str = ""):
+        self.tokenizer = tokenizer
+        self.name = name or getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, trust_remote_code: bool = False) -> "TokenCounter":
+        """Load the tokenizer of a local model folder (or a cached hub model) with AutoTokenizer."""
+        from transformers import AutoTokenizer
+
+        from .hub import resolve_model
+
+        path = resolve_model(name_or_path)
+        return cls(AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code), name=str(name_or_path))
+
+    def prompts(self, conversations: Sequence[Sequence[dict]], batch_size: int = 512) -> list[int]:
+        """Tokens of each conversation as a prompt: chat template + generation prompt."""
+        texts = [self.tokenizer.apply_chat_template(list(c), tokenize=False, add_generation_prompt=True)
+                 for c in conversations]
+        return self.texts(texts, batch_size=batch_size)
+
+    def texts(self, texts: Sequence[str], batch_size: int = 512) -> list[int]:
+        """Tokens of each plain text (no special tokens added)."""
+        counts: list[int] = []
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start:start + batch_size])
+            counts += [len(ids) for ids in self.tokenizer(batch, add_special_tokens=False)["input_ids"]]
+        return counts
+
+    def __repr__(self) -> str:
+        return f"TokenCounter({self.name!r})"
