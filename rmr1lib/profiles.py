@@ -129,6 +129,7 @@ class SFTConfig:
     max_steps: int = _f(-1, "stop after this many optimizer steps (-1 = use epochs)", ge=-1)
     per_device_batch_size: int = _f(1, "micro-batch per device", ge=1)
     gradient_accumulation_steps: int = _f(16, "micro-batches per optimizer step", ge=1)
+    num_gpus: int = _f(1, "GPUs the trainer is launched on; batch = per_device x accumulation x num_gpus", ge=1)
     max_length: int = _f(12288, "max tokens per training sequence", ge=16)
     warmup_ratio: float = _f(0.03, "share of steps spent warming up", ge=0.0, le=1.0)
     lr_scheduler: str = _f("cosine", "LR schedule", choices=("cosine", "constant", "linear"))

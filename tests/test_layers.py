@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 LIB = Path(__file__).resolve().parent.parent / "rmr1lib"
-PURE = {"errors", "prompts", "parsing", "rewards", "scoring", "paper", "evaluate", "synthetic", "profiles",
+PURE = {"errors", "prompts", "parsing", "rewards", "scoring", "paper", "evaluate", "synthetic", "profiles", "memory",
         "runs", "judging", "data", "benchmarks"}
 HEAVY = ("torch", "transformers", "trl", "vllm", "peft", "datasets", "pandas", "bitsandbytes", "matplotlib")
 
