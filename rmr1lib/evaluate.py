@@ -1,26 +1,398 @@
 """Evaluation on RewardBench, RM-Bench and RMB (the paper's experiments; facts doc §6).
 
-For now this module holds the model-free command line, which re-scores a results file with the benchmarks'
-own rules (see rmr1lib.scoring for the row format and the rules):
+Two halves:
+
+* Judging (`judge_comparisons`, `evaluate_model`): show each comparison (rmr1lib.benchmarks) to a judge in a
+  seeded A/B order (or both orders), read the verdict with an explicit rule, and append one result row per
+  judgement to a JSON Lines file as each batch finishes. The prompt kind, token budget, temperature, verdict
+  rule, order mode and seeds are explicit parameters (`EvalSettings`) and are written on every row, with the
+  model and a fingerprint of its weights. A rerun with the same settings skips every judgement already in the
+  file, so an interrupted evaluation resumes where it stopped; a rerun with different settings is refused.
+* Scoring (rmr1lib.scoring): the benchmarks' own rules, re-runnable without a model.
+
+Command line:
 
     python -m rmr1lib.evaluate score RESULTS.jsonl [--rmbench-reference-bug] [--benchmark NAME]
+    python -m rmr1lib.evaluate run MODEL --prompt-kind KIND --out RESULTS.jsonl [options]
 
-It prints one JSON object, {benchmark: scores}, for each benchmark present in the file. A malformed file or
-row is reported on stderr with the file, line number and key, and the exit code is 2.
+`score` prints one JSON object, {benchmark: scores}, for each benchmark present in the file. `run` judges the
+benchmarks with a model (vLLM by default), then prints {"run": ..., "scores": ..., "paper": ...}. A malformed
+file or row, or a bad option, is reported on stderr with the file, line number and key, and the exit code is 2.
 
-Module-level imports stay pure (standard library and the pure core): model evaluation, when added here,
-imports its engines (vLLM, transformers) inside the functions that need them.
+Module-level imports stay pure (standard library and the pure core): the engines (vLLM, transformers) are
+imported inside the functions that start them.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
+import random
+import re
 import sys
-from typing import Optional, Sequence
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
 
-from .errors import RmR1Error
-from .scoring import BENCHMARKS, score_file
+from .errors import ConfigError, DataError, RmR1Error
+from .parsing import VERDICT_MODES, parse_verdict
+from .prompts import PROMPT_KINDS, build_messages
+from .scoring import BENCHMARKS, REWARDBENCH_SUBSETS, rmb_goal, score_file, validate_row
+
+PathLike = Union[str, Path]
+ORDER_MODES = ("random", "both", "AB", "BA")
+#: Keys of EvalSettings written on every result row (batch_size changes nothing in the results).
+RECORDED_SETTINGS = ("prompt_kind", "max_new_tokens", "temperature", "top_p", "verdict_rule", "orders",
+                     "order_seed", "sampling_seed")
+DEFAULT_PAPER_MODEL = "RM-R1-Qwen2.5-Instruct-7B"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# settings and A/B orders
+
+
+@dataclass
+class EvalSettings:
+    """What decides a judgement and how it is read; every field but batch_size is recorded on each row."""
+
+    prompt_kind: str
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    verdict_rule: str = "lenient"
+    orders: str = "random"
+    order_seed: int = 0
+    sampling_seed: int = 0
+    batch_size: int = 32
+
+    def check(self) -> "EvalSettings":
+        """Raise ConfigError naming the first bad field; return self."""
+        if self.prompt_kind not in PROMPT_KINDS:
+            raise ConfigError(f"prompt_kind {self.prompt_kind!r} is not known; choose one of "
+                              f"{', '.join(PROMPT_KINDS)} (it is never guessed from the model name)")
+        if self.verdict_rule not in VERDICT_MODES:
+            raise ConfigError(f"verdict_rule must be one of {', '.join(VERDICT_MODES)}, got {self.verdict_rule!r}")
+        if self.orders not in ORDER_MODES:
+            raise ConfigError(f"orders must be one of {', '.join(ORDER_MODES)}, got {self.orders!r}")
+        for name in ("max_new_tokens", "batch_size", "order_seed", "sampling_seed"):
+            value = getattr(self, name)
+            low = 1 if name in ("max_new_tokens", "batch_size") else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) \
+                or self.temperature < 0:
+            raise ConfigError(f"temperature must be a number >= 0, got {self.temperature!r}")
+        if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        return self
+
+    def recorded(self) -> dict:
+        """The settings written on every result row."""
+        data = asdict(self)
+        return {k: data[k] for k in RECORDED_SETTINGS}
+
+    def sampling(self):
+        """The generation back-ends' SamplingSettings for these settings."""
+        from .generation import SamplingSettings
+
+        return SamplingSettings(max_new_tokens=self.max_new_tokens, temperature=float(self.temperature),
+                                top_p=float(self.top_p), seed=self.sampling_seed)
+
+
+def seeded_order(key: Sequence, seed: int) -> str:
+    """The A/B order of one comparison: a coin flip seeded by (seed, comparison key), stable across runs."""
+    draw = random.Random(f"rmr1-order|{seed}|{json.dumps(list(key))}").random()
+    return "AB" if draw < 0.5 else "BA"
+
+
+def plan_judgements(comparisons: Sequence, orders: str, seed: int) -> list[tuple[Any, str]]:
+    """(comparison, order) for every judgement to make: one seeded order each, both orders, or a fixed one."""
+    if orders not in ORDER_MODES:
+        raise ConfigError(f"orders must be one of {', '.join(ORDER_MODES)}, got {orders!r}")
+    seen: dict[tuple, int] = {}
+    plan = []
+    for i, comp in enumerate(comparisons):
+        key = comp.key()
+        if key in seen:
+            raise DataError(f"comparisons[{i}] repeats comparisons[{seen[key]}] ({key}); each comparison is "
+                            f"judged once per order")
+        seen[key] = i
+        if orders == "both":
+            plan += [(comp, "AB"), (comp, "BA")]
+        elif orders == "random":
+            plan.append((comp, seeded_order(key, seed)))
+        else:
+            plan.append((comp, orders))
+    return plan
+
+
+def model_fingerprint(model: str) -> str:
+    """A short content fingerprint of a local model folder (config and weight files); a hub name as given."""
+    path = Path(model)
+    if not path.is_dir():
+        return f"name:{model}"
+    digest = hashlib.sha256()
+    config = path / "config.json"
+    if config.exists():
+        digest.update(config.read_bytes())
+    chunk = 1 << 20
+    for weights in sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".pt")):
+        size = weights.stat().st_size
+        digest.update(f"{weights.name}|{size}".encode())
+        with open(weights, "rb") as fh:
+            digest.update(fh.read(chunk))
+            if size > 2 * chunk:
+                fh.seek(size - chunk)
+                digest.update(fh.read(chunk))
+    return "sha256:" + digest.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# resumable results files
+
+
+def _identity(row: dict) -> tuple:
+    if row["benchmark"] == "rm-bench":
+        return (row["benchmark"], str(row["id"]), row["chosen_style"], row["rejected_style"], row["order"])
+    return (row["benchmark"], str(row["id"]), row["order"])
+
+
+def read_done(results_path: PathLike, expected: Optional[dict] = None) -> set[tuple]:
+    """The (comparison key + order) of every row already in a results file (none if it does not exist).
+
+    A last line cut off by an interruption is removed from the file; any other bad line is an error naming the
+    file and line. With `expected` (model and settings), a row made differently raises ConfigError.
+    """
+    path = Path(results_path)
+    if not path.exists():
+        return set()
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    if lines and lines[-1].strip():
+        # no trailing newline: the last write was interrupted; drop the partial row so it is judged again
+        keep = raw[: len(raw) - len(lines[-1])]
+        with open(path, "r+b") as fh:
+            fh.truncate(len(keep))
+        lines = lines[:-1]
+    done: set[tuple] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not valid JSON ({exc.msg}); fix or delete the file") from None
+        validate_row(row, where)
+        for key, value in (expected or {}).items():
+            if row.get(key) != value:
+                raise ConfigError(
+                    f"{where}: this results file was made with {key}={row.get(key)!r}, but this evaluation uses "
+                    f"{key}={value!r}. Resuming would mix two evaluations: write to another file, or delete "
+                    f"this one to start over.")
+        ident = _identity(row)
+        if ident in done:
+            raise DataError(f"{where}: a second row for the same comparison and order {ident}")
+        done.add(ident)
+    return done
+
+
+def pending_judgements(comparisons: Sequence, settings: EvalSettings, results_path: PathLike,
+                       expected: dict) -> tuple[list[tuple[Any, str]], int]:
+    """(judgements still to make, how many of the plan the file already holds)."""
+    plan = plan_judgements(comparisons, settings.orders, settings.order_seed)
+    done = read_done(results_path, expected)
+    todo = [(c, o) for c, o in plan if c.key() + (o,) not in done]
+    return todo, len(plan) - len(todo)
+
+
+def judgement_row(comparison: Any, order: str, text: str, verdict_rule: str, recorded: dict,
+                  keep_text: bool = True) -> dict:
+    """One result row: the comparison's keys, order, verdict under the rule, correct, both rules, settings."""
+    strict, lenient = parse_verdict(text, "strict"), parse_verdict(text, "lenient")
+    verdict = strict if verdict_rule == "strict" else lenient
+    preferred = "A" if order == "AB" else "B"
+    row = {**comparison.row_fields(), "order": order, "verdict": verdict, "correct": int(verdict == preferred),
+           "verdict_strict": strict, "verdict_lenient": lenient, "chars": len(text)}
+    if keep_text:
+        row["text"] = text
+    row.update(recorded)
+    return row
+
+
+def _batches(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def judge_comparisons(generator: Any, comparisons: Sequence, settings: EvalSettings, results_path: PathLike, *,
+                      model: str, fingerprint: Optional[str] = None, keep_text: bool = True,
+                      progress: bool = False) -> dict:
+    """Judge every planned (comparison, order) not yet in `results_path`; append rows batch by batch.
+
+    `generator` has `generate(conversations, sampling_settings) -> list[str]` (rmr1lib.generation), or is a
+    zero-argument callable that returns one (started only if something is left to judge; closed afterwards).
+    Returns a report: planned, already_done, judged, rows, seconds (judging only), engine_seconds (start-up),
+    judgements_per_second, generated_chars.
+    """
+    settings.check()
+    expected = {"model": model, "model_fingerprint": fingerprint or model_fingerprint(model),
+                **settings.recorded()}
+    todo, already = pending_judgements(comparisons, settings, results_path, expected)
+    report = {"results_path": str(results_path), "planned": len(todo) + already, "already_done": already,
+              "judged": 0, "rows": already, "seconds": 0.0, "generated_chars": 0, "judgements_per_second": None,
+              "model": model, **settings.recorded()}
+    if not todo:
+        return report
+    owned = callable(generator) and not hasattr(generator, "generate")
+    engine_start = time.time()
+    engine = generator() if owned else generator
+    report["engine_seconds"] = round(time.time() - engine_start, 3)
+    sampling = settings.sampling()
+    path = Path(results_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    batches = list(_batches(todo, settings.batch_size))
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc="judge", unit="batch")
+    started = time.time()
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            for batch in batches:
+                prompts = [build_messages(settings.prompt_kind, *c.conversations(o)) for c, o in batch]
+                texts = engine.generate(prompts, sampling)
+                if len(texts) != len(batch):
+                    raise RmR1Error(f"the generator returned {len(texts)} texts for {len(batch)} prompts")
+                for (comp, order), text in zip(batch, texts):
+                    row = judgement_row(comp, order, text, settings.verdict_rule, expected, keep_text)
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    report["judged"] += 1
+                    report["generated_chars"] += len(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+    finally:
+        if owned and hasattr(engine, "close"):
+            engine.close()
+        report["seconds"] = round(time.time() - started, 3)
+        if report["seconds"] > 0:
+            report["judgements_per_second"] = round(report["judged"] / report["seconds"], 3)
+    report["rows"] = report["already_done"] + report["judged"]
+    return report
+
+
+def evaluate_model(model: str, comparisons: Sequence, settings: EvalSettings, results_path: PathLike, *,
+                   backend: str = "vllm", dtype: str = "float32", device: str = "cpu",
+                   max_model_len: Optional[int] = None, gpu_memory_utilization: float = 0.85,
+                   tensor_parallel_size: int = 1, trust_remote_code: bool = False, keep_text: bool = True,
+                   label: Optional[str] = None, progress: bool = False) -> dict:
+    """Judge `comparisons` with a model folder or hub name; the engine starts only if work is left.
+
+    Rows record `label` (default: `model` as given) as the model, with a fingerprint of its weights; a label
+    such as "sft_model" keeps a results file free of machine-specific paths."""
+    from .hub import resolve_model
+
+    location = resolve_model(model)
+
+    def start():
+        from .generation import load_generator
+
+        return load_generator(location, backend, dtype=dtype, device=device, seed=settings.sampling_seed,
+                              batch_size=settings.batch_size, max_model_len=max_model_len,
+                              gpu_memory_utilization=gpu_memory_utilization,
+                              tensor_parallel_size=tensor_parallel_size, trust_remote_code=trust_remote_code)
+
+    report = judge_comparisons(start, comparisons, settings, results_path, model=label or model,
+                               fingerprint=model_fingerprint(location), keep_text=keep_text, progress=progress)
+    report["backend"] = backend
+    return report
+
+
+# ----------------------------------------------------------------------------------------------------------
+# profiles and the paper
+
+
+def settings_from_profile(profile: Any, seed: Optional[int] = None) -> EvalSettings:
+    """EvalSettings from a profile: judge.prompt_kind / verdict_rule, generation.*, eval.orders, the seed."""
+    seed = profile.seed if seed is None else seed
+    gen = profile.generation
+    return EvalSettings(prompt_kind=profile.judge.prompt_kind, max_new_tokens=gen.max_new_tokens,
+                        temperature=gen.temperature, top_p=gen.top_p, verdict_rule=profile.judge.verdict_rule,
+                        orders=profile.eval.orders, order_seed=seed, sampling_seed=seed,
+                        batch_size=gen.batch_size).check()
+
+
+def comparisons_from_profile(profile: Any, seed: Optional[int] = None) -> dict[str, list]:
+    """{benchmark: comparisons} for the profile's eval section (miniature or real data, sources, caps)."""
+    from .benchmarks import load_comparisons
+
+    seed = profile.seed if seed is None else seed
+    cfg = profile.eval
+    sources = {"rewardbench": cfg.rewardbench_source, "rm-bench": cfg.rmbench_source, "rmb": cfg.rmb_source}
+    return {b: load_comparisons(b, cfg.data, source=sources[b] or None, seed=seed, synthetic_n=cfg.synthetic_n,
+                                max_items=cfg.max_items)
+            for b in BENCHMARKS if b in cfg.benchmarks}
+
+
+def paper_reference(checkpoint: str, paper_model: str = "auto", family: str = "", size: str = "") -> tuple[str, str]:
+    """(paper model to compare with, why): `paper_model` if given, the checkpoint's own name if it is a
+    released RM-R1 model, else the RM-R1 model of the same family and size, else RM-R1-Qwen2.5-Instruct-7B."""
+    from .paper import resolve_model_name
+
+    if paper_model and paper_model != "auto":
+        return resolve_model_name(paper_model), "chosen in the profile (eval.paper_model)"
+    try:
+        return resolve_model_name(checkpoint), "the evaluated checkpoint is this released model"
+    except ConfigError:
+        pass
+    by_family = {"qwen2.5-instruct": "RM-R1-Qwen2.5-Instruct-{}", "deepseek-r1-distill-qwen":
+                 "RM-R1-DeepSeek-Distilled-Qwen-{}"}
+    if family in by_family and size in ("7B", "14B", "32B"):
+        return by_family[family].format(size), f"the released RM-R1 model with the same base ({family} {size})"
+    return DEFAULT_PAPER_MODEL, ("a reference point only: the evaluated judge is not one of the paper's models, "
+                                 "so the differences say nothing about the reproduction")
+
+
+def results_file_name(label: str) -> str:
+    """A results file name for a judge label (a stage such as "sft_model", or a checkpoint name or path)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "--", str(label)).strip("-.")
+    if not slug:
+        raise ConfigError(f"cannot make a results file name from {label!r}")
+    return f"results_{slug[-80:]}.jsonl"
+
+
+def _part(row: dict) -> str:
+    if row["benchmark"] == "rmb":
+        return f"{row['set']}_{rmb_goal(row['subset'])}"
+    if row["benchmark"] == "rewardbench":
+        return REWARDBENCH_SUBSETS[row["subset"]]
+    return row["subset"]
+
+
+def parse_failures(rows: Sequence[dict]) -> list[dict]:
+    """Per benchmark and part (RewardBench section, RM-Bench domain, RMB set and goal): judgements and how many
+    gave no verdict under the rule used, and under each rule (when the rows record both)."""
+    table: dict[tuple, dict] = {}
+    for row in rows:
+        entry = table.setdefault((row["benchmark"], _part(row)), {
+            "benchmark": row["benchmark"], "part": _part(row), "judgements": 0, "no_verdict": 0,
+            "no_verdict_strict": 0, "no_verdict_lenient": 0})
+        entry["judgements"] += 1
+        entry["no_verdict"] += row["verdict"] is None
+        entry["no_verdict_strict"] += row.get("verdict_strict", row["verdict"]) is None
+        entry["no_verdict_lenient"] += row.get("verdict_lenient", row["verdict"]) is None
+    order = {b: i for i, b in enumerate(BENCHMARKS)}
+    out = sorted(table.values(), key=lambda e: (order[e["benchmark"]], e["part"]))
+    for entry in out:
+        entry["rate"] = entry["no_verdict"] / entry["judgements"]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# command line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,23 +407,96 @@ def build_parser() -> argparse.ArgumentParser:
                        help="reproduce the reference script's RM-Bench aggregation bug (off by default); the "
                             "output then also shows how far each RM-Bench number moves")
     score.add_argument("--benchmark", choices=BENCHMARKS, help="score only this benchmark")
+
+    run = commands.add_parser("run", help="judge the benchmarks with a model, then score (resumable)",
+                              description="Judge RewardBench, RM-Bench and RMB comparisons with a model, append "
+                                          "one row per judgement to --out (a rerun skips what is there), then "
+                                          "print the scores as JSON.")
+    run.add_argument("model", help="a local model folder or a hub name (e.g. gaotang/RM-R1-Qwen2.5-Instruct-7B)")
+    run.add_argument("--prompt-kind", required=True, choices=PROMPT_KINDS,
+                     help="judge prompt; instruct_cor for Qwen2.5-Instruct judges, reasoning_model for "
+                          "DeepSeek-distilled ones (never guessed from the model name)")
+    run.add_argument("--out", required=True, metavar="RESULTS.jsonl", help="results file (appended to)")
+    run.add_argument("--benchmark", action="append", choices=BENCHMARKS,
+                     help="benchmark to run (repeat for several; default all three)")
+    run.add_argument("--data", choices=("synthetic", "real"), default="real",
+                     help="the real benchmark data, or the miniature synthetic versions (default real)")
+    run.add_argument("--source", action="append", default=[], metavar="BENCHMARK=PATH_OR_NAME",
+                     help="where a benchmark's real data is (a local file/folder or a hub dataset name)")
+    run.add_argument("--max-new-tokens", type=int, default=8192, help="token budget per judgement (8192)")
+    run.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    run.add_argument("--verdict-rule", choices=VERDICT_MODES, default="lenient",
+                     help="how a verdict is read: lenient (evaluation parser, default) or strict (training rule)")
+    run.add_argument("--orders", choices=ORDER_MODES, default="random",
+                     help="A/B order: seeded random per comparison (default), both orders, or fixed")
+    run.add_argument("--seed", type=int, default=0, help="order and sampling seed (0)")
+    run.add_argument("--backend", choices=("vllm", "transformers"), default="vllm")
+    run.add_argument("--batch-size", type=int, default=64, help="judgements per generation call and per flush")
+    run.add_argument("--max-items", type=int, default=0, help="cap on items per benchmark (0 = all)")
+    run.add_argument("--synthetic-n", type=int, default=1, help="miniature data: items per subset/domain/part")
+    run.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16", "float16"))
+    run.add_argument("--device", default="cuda", choices=("cpu", "cuda"))
+    run.add_argument("--max-model-len", type=int, default=None, help="vLLM context length (default: model's)")
+    run.add_argument("--tensor-parallel-size", type=int, default=1)
+    run.add_argument("--no-text", action="store_true", help="do not keep the judgement texts in the rows")
+    run.add_argument("--rmbench-reference-bug", action="store_true",
+                     help="score RM-Bench with the reference script's aggregation bug (off by default)")
+    run.add_argument("--compare-with", default="auto", metavar="PAPER_MODEL",
+                     help="paper model for the 'paper vs this run' table (auto: the model's own name if released)")
     return parser
+
+
+def _sources(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, where = item.partition("=")
+        if not sep or name not in BENCHMARKS or not where:
+            raise ConfigError(f"--source {item!r}: expected BENCHMARK=PATH_OR_NAME with BENCHMARK one of "
+                              f"{', '.join(BENCHMARKS)}")
+        out[name] = where
+    return out
+
+
+def _run_command(args: argparse.Namespace) -> dict:
+    from . import runtime
+    from .benchmarks import load_comparisons
+    from .paper import compare_with_paper
+
+    if args.device == "cpu":
+        runtime.configure_environment(offline=False)
+    sources = _sources(args.source)
+    settings = EvalSettings(prompt_kind=args.prompt_kind, max_new_tokens=args.max_new_tokens,
+                            temperature=args.temperature, verdict_rule=args.verdict_rule, orders=args.orders,
+                            order_seed=args.seed, sampling_seed=args.seed, batch_size=args.batch_size).check()
+    wanted = [b for b in BENCHMARKS if b in (args.benchmark or BENCHMARKS)]
+    comparisons = [c for b in wanted for c in load_comparisons(b, args.data, source=sources.get(b), seed=args.seed,
+                                                               synthetic_n=args.synthetic_n,
+                                                               max_items=args.max_items)]
+    report = evaluate_model(args.model, comparisons, settings, args.out, backend=args.backend, dtype=args.dtype,
+                            device=args.device, max_model_len=args.max_model_len,
+                            tensor_parallel_size=args.tensor_parallel_size, keep_text=not args.no_text)
+    scores = score_file(args.out, rmbench_reference_bug=args.rmbench_reference_bug, benchmarks=wanted)
+    name, why = paper_reference(args.model, args.compare_with)
+    return {"run": report, "scores": scores, "paper": {"model": name, "why": why,
+                                                        "rows": compare_with_paper(name, scores)}}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; return the exit code (0 ok, 2 bad input)."""
     args = build_parser().parse_args(argv)
-    if args.command == "score":
-        try:
-            scores = score_file(args.results, rmbench_reference_bug=args.rmbench_reference_bug,
-                                benchmarks=args.benchmark)
-        except (RmR1Error, OSError, UnicodeDecodeError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            if ", line " in str(exc):
-                print("Fix that row (the result-row format is described in rmr1lib/scoring.py) and run again.",
-                      file=sys.stderr)
-            return 2
-        print(json.dumps(scores, indent=2))
+    try:
+        if args.command == "score":
+            out = score_file(args.results, rmbench_reference_bug=args.rmbench_reference_bug,
+                             benchmarks=args.benchmark)
+        else:
+            out = _run_command(args)
+    except (RmR1Error, OSError, UnicodeDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if ", line " in str(exc):
+            print("Fix that row (the result-row format is described in rmr1lib/scoring.py) and run again.",
+                  file=sys.stderr)
+        return 2
+    print(json.dumps(out, indent=2))
     return 0
 
 

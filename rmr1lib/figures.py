@@ -147,14 +147,19 @@ def rmbench_heatmap(matrices: dict, title: Optional[str] = None):
     domains = list(matrices)
     if not domains:
         raise ValueError("rmbench_heatmap: no RM-Bench matrices to draw (were any RM-Bench rows scored?)")
-    fig, axes = plt.subplots(1, len(domains), figsize=(3.3 * len(domains) + 0.8, 3.4), squeeze=False)
-    labels = ["concise", "detailed", "markdown"]  # rmr1lib.scoring.RMBENCH_STYLES, shortened to fit
-    for k, (ax, domain) in enumerate(zip(axes[0], domains)):
+    fig = plt.figure(figsize=(3.1 * len(domains) + 0.9, 3.6))
+    grid = fig.add_gridspec(1, len(domains) + 1, width_ratios=[1] * len(domains) + [0.06])
+    cbar_ax = fig.add_subplot(grid[0, -1])
+    labels = ["concise", "plain", "markdown"]  # rmr1lib.scoring.RMBENCH_STYLES, shortened to fit
+    for k, domain in enumerate(domains):
+        ax = fig.add_subplot(grid[0, k])
         sns.heatmap(matrices[domain], vmin=0, vmax=1, cmap="RdYlGn", annot=True, fmt=".2f", square=True,
-                    cbar=k == len(domains) - 1, xticklabels=labels, yticklabels=labels if k == 0 else False,
-                    ax=ax, annot_kws={"fontsize": 9})
+                    cbar=k == 0, cbar_ax=cbar_ax if k == 0 else None, xticklabels=labels,
+                    yticklabels=labels if k == 0 else False, ax=ax, annot_kws={"fontsize": 9})
         ax.set_title(domain)
         ax.set_xlabel("rejected style")
+        ax.tick_params(axis="x", labelrotation=0, labelsize=8)
+        ax.tick_params(axis="y", labelrotation=0, labelsize=8)
         if k == 0:
             ax.set_ylabel("chosen style")
     fig.suptitle(title or "RM-Bench accuracy by style pair (above the diagonal = hard)", fontsize=11)
@@ -177,10 +182,11 @@ def paper_comparison_figure(rows: list, title: Optional[str] = None):
     ax.bar(x + 0.2, [r["ours"] if r["ours"] is not None else 0 for r in shown], 0.4, label="this run",
            color="#fc8d62")
     for i, r in enumerate(shown):
-        if r["ours"] is None:
-            ax.text(i + 0.2, 0.02, "n/a", ha="center", fontsize=8)
+        ax.text(i - 0.2, r["paper"] + 0.01, f"{r['paper']:.3f}", ha="center", fontsize=7.5)
+        ours = "n/a" if r["ours"] is None else f"{r['ours']:.3f}"
+        ax.text(i + 0.2, (r["ours"] or 0) + 0.01, ours, ha="center", fontsize=7.5)
     ax.set_xticks(x, labels)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.08)
     ax.set_ylabel("score (fraction)")
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(title or "Paper vs this run")

@@ -1,0 +1,83 @@
+"""End to end: notebook 06_evaluation in the smoke workbook (the session's `smoke_run`, see conftest.py).
+
+Checks the artifacts the notebook leaves: a results file with every miniature comparison judged in both orders
+and the settings on each row, scores that the `score` command reproduces from that file, the figures, and the
+paper comparison."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rmr1lib.evaluate import comparisons_from_profile
+from rmr1lib.paper import paper_table
+from rmr1lib.profiles import load_profile
+from rmr1lib.runs import read_jsonl
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def evaluation(smoke_run):
+    summary = json.loads(smoke_run.artifact("eval/scores.json").read_text())
+    rows = read_jsonl(smoke_run.artifact(f"eval/{summary['results']}"))
+    return smoke_run, summary, rows
+
+
+def test_every_comparison_is_judged_in_both_orders_once(evaluation):
+    run, summary, rows = evaluation
+    prof = load_profile("smoke")
+    suite = comparisons_from_profile(prof, prof.seed)
+    expected = {c.key() + (o,) for items in suite.values() for c in items for o in ("AB", "BA")}
+    got = [(r["benchmark"], str(r["id"])) + ((r["chosen_style"], r["rejected_style"])
+                                              if r["benchmark"] == "rm-bench" else ()) + (r["order"],) for r in rows]
+    assert len(got) == len(set(got)) == len(expected) and set(got) == expected
+    assert summary["report"]["planned"] == len(expected)
+
+
+def test_settings_and_judge_are_recorded(evaluation):
+    run, summary, rows = evaluation
+    prof = load_profile("smoke")
+    manifest = json.loads(run.manifest_path.read_text())
+    stage = next((a for a in ("rl_model", "sft_model") if a in manifest["artifacts"]), "base")
+    assert summary["stage"] == stage
+    for row in rows:
+        assert (row["prompt_kind"], row["verdict_rule"], row["orders"]) == \
+            (prof.judge.prompt_kind, prof.judge.verdict_rule, "both")
+        assert row["max_new_tokens"] == prof.generation.max_new_tokens and row["temperature"] == 0.0
+        assert row["model"] == summary["model"] and row["order_seed"] == 42
+    if stage != "base":  # a distilled judge writes verdict tags
+        assert sum(r["verdict"] is not None for r in rows) > len(rows) // 2
+
+
+def test_score_command_reproduces_the_notebook_scores(evaluation):
+    run, summary, rows = evaluation
+    results = run.artifact(f"eval/{summary['results']}")
+    done = subprocess.run([sys.executable, "-m", "rmr1lib.evaluate", "score", str(results)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == summary["scores"]
+    for bench in ("rewardbench", "rm-bench", "rmb"):
+        assert summary["scores"][bench]["missing"] == []
+        assert summary["scores"][bench]["orders"]["both_orders"] == summary["scores"][bench]["counts"]["comparisons"]
+
+
+def test_figures_and_paper_comparison(evaluation):
+    run, summary, rows = evaluation
+    for name in ("rmbench_style_matrix.png", "paper_vs_run.png"):
+        assert (run.figures_dir / name).stat().st_size > 10_000, name
+    paper = {(r["benchmark"], r["metric"]): r for r in summary["paper_comparison"]}
+    assert summary["paper_model"] == "RM-R1-Qwen2.5-Instruct-7B"
+    assert paper[("rewardbench", "score")]["paper"] == pytest.approx(0.852)
+    assert paper[("rmb", "score")]["ours"] == pytest.approx(summary["scores"]["rmb"]["score"])
+    assert {r["benchmark"] for r in paper_table(summary["paper_model"])} <= {b for b, _ in paper}
+
+
+def test_notebook_time_budget(evaluation):
+    run, summary, rows = evaluation
+    seconds = json.loads(run.manifest_path.read_text())["notebooks"]["06_evaluation"]["seconds"]
+    assert seconds < 240, f"06_evaluation took {seconds:.0f} s (budget 120 s on 2 cores)"
