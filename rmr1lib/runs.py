@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Union
 
-from .errors import RmR1Error
+from .errors import DataError, RmR1Error
 
 PathLike = Union[str, Path]
 TRACKED_PACKAGES = (
@@ -111,18 +111,21 @@ def atomic_write_jsonl(path: PathLike, rows: Iterable[dict]) -> Path:
     return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
-def read_jsonl(path: PathLike) -> list[dict]:
-    """Read JSON Lines; a bad line raises an error naming the file and line number."""
-    rows = []
+def iter_jsonl(path: PathLike) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed value) for each non-blank line; a bad line names the file and line."""
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                yield number, json.loads(line)
             except json.JSONDecodeError as exc:
-                raise RmR1Error(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
-    return rows
+                raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+
+
+def read_jsonl(path: PathLike) -> list[dict]:
+    """Read JSON Lines; a bad line raises an error naming the file and line number."""
+    return [value for _, value in iter_jsonl(path)]
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from .errors import ConfigError, DataError
+from .runs import iter_jsonl
 
 BENCHMARKS = ("rewardbench", "rm-bench", "rmb")
 ORDERS = ("AB", "BA")
@@ -231,15 +232,9 @@ def load_results(path: PathLike) -> list[dict]:
     if not path.is_file():
         raise DataError(f"{path}: no such results file")
     rows, where = [], []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg}, column {exc.colno})") from None
-            where.append(f"{path}, line {number}")
+    for number, row in iter_jsonl(path):
+        rows.append(row)
+        where.append(f"{path}, line {number}")
     if not rows:
         raise DataError(f"{path}: the file holds no result rows")
     return validate_rows(rows, where)
