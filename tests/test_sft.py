@@ -115,7 +115,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(setup, tmp_path):
     assert again.reused and again.steps == 4
 
 
-def test_qlora_cpu_repacking_is_disabled_and_training_after_inference_works(setup):
+def test_qlora_cpu_repacking_is_disabled_and_training_after_inference_works(setup, monkeypatch):
     """The stack notes' AVX512-BF16 pitfall: an eval-mode forward repacks 4-bit weights and breaks training."""
     import bitsandbytes as bnb
     import torch
@@ -144,13 +144,10 @@ def test_qlora_cpu_repacking_is_disabled_and_training_after_inference_works(setu
     # control: with the repacking left on, the same sequence fails on this CPU (so the fix above is what works)
     import rmr1lib.sft as sft
 
-    original = sft.disable_cpu_bf16_repacking
-    sft.disable_cpu_bf16_repacking = lambda model: 0
-    try:
+    with monkeypatch.context() as m:
+        m.setattr(sft, "disable_cpu_bf16_repacking", lambda model: 0)
         with pytest.raises(RuntimeError, match="in-place|inplace|leaf"):
             eval_then_train(load_base_model(model_path, "qlora"))
-    finally:
-        sft.disable_cpu_bf16_repacking = original
     assert disable_cpu_bf16_repacking(load_base_model(model_path, "qlora")) == len(layers)
 
 
