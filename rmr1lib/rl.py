@@ -37,6 +37,7 @@ from .generation import SamplingSettings, TransformersGenerator
 from .judging import judge_messages, judge_pairs, verdict_metrics
 from .profiles import Profile, RLConfig
 from .rewards import make_trl_cold_start_reward, trl_verifiable_reward
+from .sft import disable_cpu_bf16_repacking
 
 CHECKPOINTS_KEPT = 2
 HELDOUT_PREFIX = "heldout/"
@@ -325,18 +326,6 @@ def quantization_config(device: str):
                               bnb_4bit_compute_dtype=torch.bfloat16 if device == "cuda" else torch.float32)
 
 
-def disable_cpu_4bit_repacking(model: Any) -> int:
-    """Stop bitsandbytes repacking 4-bit weights for CPU inference (AVX512-BF16 CPUs), which breaks training."""
-    import bitsandbytes as bnb
-
-    n = 0
-    for module in model.modules():
-        if isinstance(module, bnb.nn.Linear4bit):
-            module.support_avx512bf16_for_cpu = False
-            n += 1
-    return n
-
-
 def load_policy(model_path: str, profile: Profile) -> tuple[Any, Any, Any]:
     """(model, tokenizer, peft_config) to start GRPO from, for rl.mode full, lora or qlora."""
     import torch
@@ -356,7 +345,7 @@ def load_policy(model_path: str, profile: Profile) -> tuple[Any, Any, Any]:
             kwargs["device_map"] = {"": PartialState().local_process_index}
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if rl.mode == "qlora":
-        disable_cpu_4bit_repacking(model)
+        disable_cpu_bf16_repacking(model)
     return model, tokenizer, (None if rl.mode == "full" else lora_config(rl))
 
 
