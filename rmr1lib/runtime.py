@@ -21,6 +21,9 @@ CPU_ENV = {
     "VLLM_LOGGING_LEVEL": "ERROR",  # the engine's INFO/WARNING lines drown a notebook's own output
     "DO_NOT_TRACK": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
+    # fixed str hashing in the kernels the runner starts: set iteration order (e.g. LoRA target modules
+    # written to adapter_config.json) is then the same in every run
+    "PYTHONHASHSEED": "0",
 }
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 

@@ -15,7 +15,8 @@ from rmr1lib.runner import run_workbook
 pytestmark = pytest.mark.slow
 
 VOLATILE = ("seconds", "time", "created", "started", "finished", "elapsed", "wall", "runtime", "per_second",
-            "_s", "duration", "timestamp", "path", "dir")
+            "_s", "duration", "timestamp", "path", "dir",
+            "fingerprint")  # a job identity that includes the base model's absolute path
 
 
 def _volatile(key: str) -> bool:
