@@ -36,7 +36,6 @@ never touches it. Token counts come from a `tokens` object passed in (rmr1lib.to
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
 
 from .errors import ConfigError, DataError, OfflineError
+from .files import content_hash, iter_jsonl
 from .parsing import parse_verdict
 from .prompts import ROLES, build_messages, check_prompt_kind, is_single_turn, validate_pair
 
@@ -51,8 +51,8 @@ __all__ = [
     "WINNERS", "PLACEMENTS", "PAIR_SOURCES", "RELEASED_SETS", "SKYWORK_CATEGORIES", "SKYWORK_DROPPED",
     "BAD_ROW_REASONS", "SourceSpec", "ReleasedSpec", "Preference", "BadRowError", "RecipeExclusion", "Drop",
     "MixReport", "Mix",
-    "read_records", "hub_records", "shuffled_indices", "convert_record", "convert_records", "place_pair",
-    "preference_to_row", "deduplicate", "filter_by_length", "split_rows", "validate_row", "load_released",
+    "read_source_file", "hub_records", "shuffled_indices", "convert_record", "convert_records", "place_pair",
+    "preference_to_row", "deduplicate", "filter_by_length", "split_rows", "validate_training_row", "load_released",
     "released_set_for", "synthetic_records", "build_mix", "pair_summary", "source_table",
 ]
 
@@ -251,12 +251,12 @@ class TokenCounting(Protocol):
 # ----------------------------------------------------------------------------------------------------------
 # Reading records
 # ----------------------------------------------------------------------------------------------------------
-def read_records(path: Any) -> Iterator[tuple[int, Optional[int], Any]]:
+def read_source_file(path: Any) -> Iterator[tuple[int, Optional[int], Any]]:
     """(row, line, record) for every record of a JSON Lines (or JSON list) file; a bad line yields a DataError."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"source file {path} does not exist")
     if path.suffix == ".json":
+        if not path.is_file():
+            raise DataError(f"source file {path} does not exist")
         try:
             records = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -266,17 +266,9 @@ def read_records(path: Any) -> Iterator[tuple[int, Optional[int], Any]]:
         for row, record in enumerate(records):
             yield row, None, record
         return
-    row = 0
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                record = _Bad("(line)", "invalid_json", f"not valid JSON ({exc.msg})")
-            yield row, line_no, record
-            row += 1
+    bad = lambda number, reason: _Bad("(line)", "invalid_json", reason)  # noqa: E731 - kept or skipped later
+    for row, (line_no, record) in enumerate(iter_jsonl(path, on_bad=bad, what="source file (JSON Lines)")):
+        yield row, line_no, record
 
 
 def hub_records(hub_id: str, split: str = "train"):
@@ -474,7 +466,7 @@ def convert_record(source: str, record: Any, row: int, origin: str = "", line: O
     RecipeExclusion if the paper's recipe leaves it out (magpie_ultra)."""
     if source not in _CONVERTERS:
         raise ConfigError(f"unknown source {source!r}; known sources: {', '.join(_CONVERTERS)}")
-    if isinstance(record, _Bad):  # a line read_records could not parse
+    if isinstance(record, _Bad):  # a line read_source_file could not parse
         raise BadRowError(source, origin or source, row, record.field, record.reason, record.detail, line)
     try:
         return _CONVERTERS[source](record, row)
@@ -539,13 +531,9 @@ def preference_to_row(pref: Preference, prompt_kind: str, placement: str, seed: 
     }
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha1(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
-
-
 def _client_key(conversation: Sequence[dict]) -> str:
     """The client's side of a conversation (every message before the final response)."""
-    return _digest([[m["role"], m["content"].strip()] for m in conversation[:-1]])
+    return content_hash([[m["role"], m["content"].strip()] for m in conversation[:-1]])
 
 
 def deduplicate(prefs: Sequence[Preference]) -> tuple[list[Preference], list[Drop]]:
@@ -557,7 +545,7 @@ def deduplicate(prefs: Sequence[Preference]) -> tuple[list[Preference], list[Dro
     for p in prefs:
         ctx = _client_key(p.chosen)
         good, bad = p.chosen[-1]["content"].strip(), p.rejected[-1]["content"].strip()
-        key, reverse = _digest([ctx, good, bad]), _digest([ctx, bad, good])
+        key, reverse = content_hash([ctx, good, bad]), content_hash([ctx, bad, good])
         if key in first:
             drops.append(Drop("dedup", p.source, "duplicate", p.id, "", f"same pair as {keep[first[key]].id}"))
             keep.append(None)
@@ -574,7 +562,7 @@ def deduplicate(prefs: Sequence[Preference]) -> tuple[list[Preference], list[Dro
     for p in keep:
         if p is None:
             continue
-        key = _digest([_client_key(p.chosen), p.chosen[-1]["content"].strip(), p.rejected[-1]["content"].strip()])
+        key = content_hash([_client_key(p.chosen), p.chosen[-1]["content"].strip(), p.rejected[-1]["content"].strip()])
         if key in flipped:
             drops.append(Drop("dedup", p.source, "contradicting_labels", p.id, "",
                               "the same two responses appear later with the opposite preference"))
@@ -606,7 +594,7 @@ def _group_key(row: dict) -> str:
     conv = row.get("conversation_a")
     if conv:
         return _client_key(conv)
-    return _digest([m.get("content") for m in row.get("context_messages", [])])
+    return content_hash([m.get("content") for m in row.get("context_messages", [])])
 
 
 def split_rows(rows: Sequence[dict], n_heldout: int, n_train: int, seed: int) -> tuple[list, list, list[Drop]]:
@@ -641,7 +629,7 @@ def split_rows(rows: Sequence[dict], n_heldout: int, n_train: int, seed: int) ->
 # ----------------------------------------------------------------------------------------------------------
 # The RM-R1 row schema and the released sets
 # ----------------------------------------------------------------------------------------------------------
-def validate_row(row: Any, where: str = "row") -> dict:
+def validate_training_row(row: Any, where: str = "row") -> dict:
     """Check one RM-R1 row (context_messages, winner, source, category, turns, conversations, meta)."""
     try:
         if not isinstance(row, dict):
@@ -711,7 +699,7 @@ def load_released(name: str, records: Any = None, *, origin: str = "",
         records = hub_records(spec.hub_id)
     elif isinstance(records, (str, Path)):
         origin = origin or str(records)
-        records = read_records(records)
+        records = read_source_file(records)
     origin = origin or spec.hub_id
     out: list[dict] = []
     n = 0
@@ -754,7 +742,7 @@ def _source_records(name: str, data: Any, given: Optional[Mapping[str, Iterable[
         for suffix in (".jsonl", ".json"):
             path = folder / f"{name}{suffix}"
             if path.is_file():
-                return list(read_records(path)), str(path)
+                return list(read_source_file(path)), str(path)
         raise DataError(f"data.sources_dir {folder}: no {name}.jsonl or {name}.json (local copy of {spec.hub_id})")
     return hub_records(spec.hub_id), spec.hub_id
 
@@ -850,7 +838,7 @@ def _dedup_rows(rows: list[dict], report: MixReport) -> list[dict]:
     seen: dict[str, str] = {}
     out = []
     for row in rows:
-        key = _digest(row["context_messages"])
+        key = content_hash(row["context_messages"])
         if key in seen:
             report.drops.append(Drop("dedup", row["source"], "duplicate", row["id"], "", f"same prompt as {seen[key]}"))
             continue

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .errors import ConfigError, DataError, RmR1Error
+from .files import AppendLog, content_hash
 from .parsing import parse_verdict
 from .prompts import ROLES, build_messages, check_prompt_kind
 from .rewards import winner_side
@@ -425,35 +426,28 @@ def make_teacher(profile: Any, *, second_pass: bool = False, model_path: Optiona
 
 
 class TraceStore:
-    """Append-only JSONL of every teacher reply, keyed by (pair id, pass); the latest record of a key wins."""
+    """Append-only JSONL of every teacher reply, keyed by (pair id, pass); the latest record of a key wins.
+
+    The file is an `AppendLog`: each reply is fsynced as it arrives, and a last line cut short by a crash is
+    removed on opening (its request is made again).
+    """
 
     def __init__(self, path: os.PathLike | str):
-        self.path = Path(path)
-        self.repaired_bytes = 0
+        self.log = AppendLog(path, what="teacher reply store (JSON Lines)")
+        self.path = self.log.path
         self._records: dict[tuple[str, int], dict] = {}
-        self._load()
-
-    def _load(self) -> None:
-        if not self.path.exists():
-            return
-        raw = self.path.read_bytes()
-        if raw and not raw.endswith(b"\n"):
-            # a crash in the middle of an append leaves a partial last line: cut it off, it is regenerated
-            keep = raw.rfind(b"\n") + 1
-            self.repaired_bytes = len(raw) - keep
-            with open(self.path, "r+b") as fh:
-                fh.truncate(keep)
-            raw = raw[:keep]
-        for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, rec in self.log.rows():
             try:
-                rec = json.loads(line)
                 key = (str(rec["pair_id"]), int(rec["pass"]))
             except (ValueError, KeyError, TypeError):
                 raise DataError(f"{self.path}, line {number}: not a trace-store record; move the file away to "
                                 "start over") from None
             self._records[key] = rec
+
+    @property
+    def repaired_bytes(self) -> int:
+        """Bytes of an incomplete last line removed when the store was opened."""
+        return self.log.repaired_bytes
 
     def get(self, pair_id: str, pass_no: int) -> Optional[dict]:
         """The latest record for (pair id, pass), or None."""
@@ -461,12 +455,7 @@ class TraceStore:
 
     def append(self, record: dict) -> None:
         """Write one record durably (flush + fsync) before anything else happens."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        self.log.append([record])
         self._records[(str(record["pair_id"]), int(record["pass"]))] = record
 
     def records(self) -> list[dict]:

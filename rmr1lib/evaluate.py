@@ -26,7 +26,6 @@ imported inside the functions that start them.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -40,7 +39,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 from .errors import ConfigError, DataError, RmR1Error
 from .parsing import VERDICT_MODES, parse_verdict
 from .prompts import PROMPT_KINDS, build_messages
-from .scoring import BENCHMARKS, REWARDBENCH_SUBSETS, rmb_goal, score_file, validate_row
+from .files import AppendLog, model_fingerprint
+from .scoring import BENCHMARKS, REWARDBENCH_SUBSETS, rmb_goal, score_file, validate_result_row
 
 PathLike = Union[str, Path]
 ORDER_MODES = ("random", "both", "AB", "BA")
@@ -129,27 +129,6 @@ def plan_judgements(comparisons: Sequence, orders: str, seed: int) -> list[tuple
     return plan
 
 
-def model_fingerprint(model: str) -> str:
-    """A short content fingerprint of a local model folder (config and weight files); a hub name as given."""
-    path = Path(model)
-    if not path.is_dir():
-        return f"name:{model}"
-    digest = hashlib.sha256()
-    config = path / "config.json"
-    if config.exists():
-        digest.update(config.read_bytes())
-    chunk = 1 << 20
-    for weights in sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".pt")):
-        size = weights.stat().st_size
-        digest.update(f"{weights.name}|{size}".encode())
-        with open(weights, "rb") as fh:
-            digest.update(fh.read(chunk))
-            if size > 2 * chunk:
-                fh.seek(size - chunk)
-                digest.update(fh.read(chunk))
-    return "sha256:" + digest.hexdigest()[:16]
-
-
 # ----------------------------------------------------------------------------------------------------------
 # resumable results files
 
@@ -160,33 +139,21 @@ def _identity(row: dict) -> tuple:
     return (row["benchmark"], str(row["id"]), row["order"])
 
 
+def results_log(results_path: PathLike) -> AppendLog:
+    """The results file as an append-only log (one row per judgement; an interrupted last line is cut off)."""
+    return AppendLog(results_path, what="results file (JSON Lines)")
+
+
 def read_done(results_path: PathLike, expected: Optional[dict] = None) -> set[tuple]:
     """The (comparison key + order) of every row already in a results file (none if it does not exist).
 
     A last line cut off by an interruption is removed from the file; any other bad line is an error naming the
     file and line. With `expected` (model and settings), a row made differently raises ConfigError.
     """
-    path = Path(results_path)
-    if not path.exists():
-        return set()
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    if lines and lines[-1].strip():
-        # no trailing newline: the last write was interrupted; drop the partial row so it is judged again
-        keep = raw[: len(raw) - len(lines[-1])]
-        with open(path, "r+b") as fh:
-            fh.truncate(len(keep))
-        lines = lines[:-1]
     done: set[tuple] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg}); fix or delete the file") from None
-        validate_row(row, where)
+    for number, row in results_log(results_path).rows():
+        where = f"{results_path}, line {number}"
+        validate_result_row(row, where)
         for key, value in (expected or {}).items():
             if row.get(key) != value:
                 raise ConfigError(
@@ -252,8 +219,7 @@ def judge_comparisons(generator: Any, comparisons: Sequence, settings: EvalSetti
     engine = generator() if owned else generator
     report["engine_seconds"] = round(time.time() - engine_start, 3)
     sampling = settings.sampling()
-    path = Path(results_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    log = results_log(results_path)
     batches = list(_batches(todo, settings.batch_size))
     if progress:
         from tqdm.auto import tqdm
@@ -261,19 +227,16 @@ def judge_comparisons(generator: Any, comparisons: Sequence, settings: EvalSetti
         batches = tqdm(batches, desc="judge", unit="batch")
     started = time.time()
     try:
-        with open(path, "a", encoding="utf-8") as fh:
-            for batch in batches:
-                prompts = [build_messages(settings.prompt_kind, *c.conversations(o)) for c, o in batch]
-                texts = engine.generate(prompts, sampling)
-                if len(texts) != len(batch):
-                    raise RmR1Error(f"the generator returned {len(texts)} texts for {len(batch)} prompts")
-                for (comp, order), text in zip(batch, texts):
-                    row = judgement_row(comp, order, text, settings.verdict_rule, expected, keep_text)
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    report["judged"] += 1
-                    report["generated_chars"] += len(text)
-                fh.flush()
-                os.fsync(fh.fileno())
+        for batch in batches:
+            prompts = [build_messages(settings.prompt_kind, *c.conversations(o)) for c, o in batch]
+            texts = engine.generate(prompts, sampling)
+            if len(texts) != len(batch):
+                raise RmR1Error(f"the generator returned {len(texts)} texts for {len(batch)} prompts")
+            rows = [judgement_row(comp, order, text, settings.verdict_rule, expected, keep_text)
+                    for (comp, order), text in zip(batch, texts)]
+            log.append(rows)
+            report["judged"] += len(rows)
+            report["generated_chars"] += sum(len(t) for t in texts)
     finally:
         if owned and hasattr(engine, "close"):
             engine.close()

@@ -23,7 +23,7 @@ from typing import Optional, Sequence
 from . import runtime
 from .errors import RmR1Error
 from .profiles import load_profile, parse_overrides
-from .runs import Run, latest_run, now_iso, open_run, package_versions, repo_root
+from .runs import Run, latest_run, now_iso, open_profile_run, repo_root
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 KERNEL = "python3"
@@ -143,21 +143,16 @@ def run_workbook(
     runtime.configure_environment(
         offline=not runtime.needs_hub(prof.model.family, prof.data.source), threads=prof.torch_threads
     )
+    # everything that can be wrong with the request is checked before a run folder is created or picked
+    chosen = select_notebooks(discover_notebooks(notebooks), only, start)
     if resume and run_name is None:
         found = latest_run(prof.name)
         if found is None:
             raise RmR1Error(f"--resume: there is no earlier run of profile {prof.name!r} to resume")
         run_name = found.name
     run_name = run_name or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    run = open_run(prof.name, run_name)
+    run = open_profile_run(prof, run_name, overrides=overrides, who="--resume" if resume else "")
     manifest = run.manifest()
-    recorded = manifest.get("profile_config")
-    if recorded is not None and recorded != prof.to_dict():
-        raise RmR1Error(f"run {run.dir} was made with another configuration; resume it with the same profile, "
-                        "overrides and seed, or start a new run (another --run-name)")
-    run.update(profile_config=prof.to_dict(), seed=prof.seed, overrides=overrides,
-               versions=package_versions(), python=sys.version.split()[0])
-    chosen = select_notebooks(discover_notebooks(notebooks), only, start)
     done = {k for k, v in manifest.get("notebooks", {}).items() if v.get("status") == "done"}
     params = {"profile": str(profile), "overrides": overrides, "run_name": run.name}
     if seed is not None:

@@ -16,8 +16,9 @@ from typing import Any, Optional, Union
 
 from . import runtime
 from .errors import RmR1Error
-from .profiles import Profile, load_profile
-from .runs import Run, atomic_path, now_iso, open_run, package_versions
+from .files import atomic_path
+from .profiles import Profile, load_profile, parse_overrides
+from .runs import Run, now_iso, open_profile_run
 
 INTERACTIVE_RUN = "interactive"
 
@@ -63,31 +64,12 @@ def start_notebook(
             raise RmR1Error(f"notebook {notebook}: parameter seed must be a non-negative integer, got {seed!r}")
         prof.seed = seed
     runtime.setup(prof)
-    run = open_run(prof.name, run_name or INTERACTIVE_RUN)
-    recorded = run.manifest().get("profile_config")
-    config = prof.to_dict()
-    if recorded is not None and recorded != config:
-        changed = sorted(_diff_keys(recorded, config))
-        raise RmR1Error(
-            f"notebook {notebook}: run {run.dir} was made with a different configuration "
-            f"(differs in: {', '.join(changed[:8])}). Use another run_name, or the same profile and overrides."
-        )
-    if recorded is None:
-        run.update(profile_config=config, seed=prof.seed, versions=package_versions())
+    run = open_profile_run(prof, run_name or INTERACTIVE_RUN, overrides=parse_overrides(overrides),
+                           who=f"notebook {notebook}")
     run.notebook_status(notebook, parameters={"profile": str(profile), "overrides": overrides or {},
                                               "run_name": run.name, "seed": prof.seed},
                         kernel_started=now_iso())
     return NotebookContext(notebook=notebook, profile=prof, run=run, seed=prof.seed, started=time.time())
-
-
-def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = set(a) | set(b)
-        out: list[str] = []
-        for k in keys:
-            out += _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
-        return out
-    return [] if a == b else [prefix.rstrip(".")]
 
 
 TINY_MODEL_ARTIFACT = "tiny_model"
@@ -132,7 +114,7 @@ JUDGE_CHAIN = (RL_MODEL_ARTIFACT, SFT_MODEL_ARTIFACT)
 
 def load_pairs(ctx: NotebookContext, split: str) -> list[dict]:
     """The run's prepared preference pairs for `split` ('train' or 'heldout'), written by 01_data_prep."""
-    from .runs import read_jsonl
+    from .files import read_jsonl
 
     if split not in ("train", "heldout"):
         raise RmR1Error(f"load_pairs: split must be 'train' or 'heldout', got {split!r}")

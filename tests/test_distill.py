@@ -17,7 +17,7 @@ from rmr1lib.distill import (
 from rmr1lib.errors import ConfigError, DataError, RmR1Error
 from rmr1lib.parsing import parse_verdict
 from rmr1lib.profiles import load_profile
-from rmr1lib.runs import atomic_write_json, atomic_write_jsonl, read_jsonl
+from rmr1lib.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from rmr1lib.synthetic import make_pairs, oracle_trace
 
 SECRET = "sk-test-DO-NOT-LEAK-7f3a9c"

@@ -31,10 +31,10 @@ from pytest import approx
 
 from rmr1lib import benchmarks as bm
 from rmr1lib.errors import ConfigError, DataError
-from rmr1lib.evaluate import (EvalSettings, judge_comparisons, judgement_row, model_fingerprint, paper_reference,
+from rmr1lib.evaluate import (EvalSettings, judge_comparisons, judgement_row, paper_reference,
                               parse_failures, plan_judgements, read_done, results_file_name, seeded_order)
+from rmr1lib.files import model_fingerprint, read_jsonl
 from rmr1lib.prompts import build_messages
-from rmr1lib.runs import read_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
 FIX = REPO / "tests" / "fixtures" / "benchmarks"

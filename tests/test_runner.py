@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from rmr1lib.errors import ConfigError
+from rmr1lib.errors import ConfigError, RmR1Error
 from rmr1lib.runner import NotebookFailed, discover_notebooks, main, run_workbook, select_notebooks
 
 
@@ -30,7 +30,7 @@ def book(tmp_path, monkeypatch):
              "ctx = start_notebook('{name}', profile=profile, overrides=overrides, run_name=run_name, seed=seed)")
     _notebook(nbs / "00_first.ipynb", [
         start.format(name="00_first"),
-        "from rmr1lib.runs import atomic_write_json\n"
+        "from rmr1lib.files import atomic_write_json\n"
         "atomic_write_json(ctx.run.path('numbers.json'), {'seed': ctx.seed, 'steps': ctx.profile.sft.max_steps})\n"
         "ctx.record('numbers.json')",
     ])
@@ -84,12 +84,23 @@ def test_run_fail_then_resume(book):
     assert manifest["versions"]["papermill"]
 
 
-def test_resume_with_other_config_refused(book):
+def test_resume_with_other_config_refused_naming_the_keys(book):
     nbs, _, _ = book
     run_workbook("smoke", None, run_name="r2", only=["00"], notebooks=nbs, progress=False, log=lambda m: None)
-    with pytest.raises(Exception, match="another configuration"):
-        run_workbook("smoke", {"sft.max_steps": 9}, run_name="r2", resume=True, notebooks=nbs,
+    with pytest.raises(Exception, match=r"different configuration \(differs in: seed, sft.max_steps\)"):
+        run_workbook("smoke", {"sft.max_steps": 9}, run_name="r2", resume=True, seed=7, notebooks=nbs,
                      progress=False, log=lambda m: None)
+
+
+@pytest.mark.parametrize("selection", [{"only": ["00", "0x"]}, {"start": "02_typo"}])
+def test_a_selection_typo_opens_no_run_folder(book, selection):
+    nbs, runs, _ = book
+    with pytest.raises(RmR1Error, match="no such notebook; have 00_first, 01_second"):
+        run_workbook("smoke", None, notebooks=nbs, progress=False, log=lambda m: None, **selection)
+    assert not (runs / "smoke").exists()  # so a later --resume cannot pick an empty run
+    with pytest.raises(RmR1Error, match="no such notebook"):  # checked before an earlier run is looked up
+        run_workbook("smoke", None, resume=True, notebooks=nbs, progress=False, log=lambda m: None, **selection)
+    assert not (runs / "smoke").exists()
 
 
 def test_bad_profile_fails_before_any_kernel(book, capsys):

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from rmr1lib.errors import RmR1Error
-from rmr1lib.runs import (atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text, latest_run,
-                          open_run, read_jsonl)
+from rmr1lib.files import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
+from rmr1lib.runs import latest_run, open_run
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from rmr1lib.errors import ConfigError, DataError
 from rmr1lib.scoring import (apply_rmbench_reference_bug, load_results, rmb_goal, rmbench_matrix_scores,
                              score_file, score_results, score_rewardbench, score_rmb, score_rmbench,
-                             summarize_orders, validate_rows)
+                             summarize_orders, validate_result_rows)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "results"
@@ -210,7 +210,7 @@ def test_rmb_group_must_not_mix_goals():
     rows = [row("rmb", "Helpfulness/a", "b1", set="bon", group_id="g"),
             row("rmb", "Harmlessness/a", "b2", set="bon", group_id="g")]
     with pytest.raises(DataError, match=r"rows\[1\].*group 'g'"):
-        validate_rows(rows)
+        validate_result_rows(rows)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -281,9 +281,9 @@ def test_malformed_row_names_file_line_and_key(tmp_path, bad_line, expected):
 def test_duplicate_rmbench_rows_need_same_styles():
     a = row("rm-bench", "chat", "p", chosen_style=0, rejected_style=1)
     b = row("rm-bench", "chat", "p", chosen_style=1, rejected_style=0)
-    assert len(validate_rows([a, b])) == 2  # same prompt and order, different comparison: fine
+    assert len(validate_result_rows([a, b])) == 2  # same prompt and order, different comparison: fine
     with pytest.raises(DataError, match=r"rows\[1\]: duplicate row .* chosen_style 0, rejected_style 1"):
-        validate_rows([a, dict(a)])
+        validate_result_rows([a, dict(a)])
 
 
 def test_empty_and_missing_files(tmp_path):
