@@ -25,6 +25,7 @@ from .prompts import PROMPT_KINDS
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 BUILTIN_PROFILES = ("smoke", "single_gpu", "cluster")
+TRAINING_MODES = ("full", "lora", "qlora")
 
 # Paper learning rates by model size (rmr1-facts.md section 5); "auto" in a profile resolves through these.
 PAPER_SFT_LR = {"7B": 5e-6, "14B": 3e-6, "32B": 2e-6}
@@ -39,7 +40,7 @@ HUB_NAMES = {
 
 
 def _f(default: Any, help: str, **checks: Any) -> Any:
-    """A dataclass field with a help text and optional checks (choices, ge, gt, le)."""
+    """A dataclass field with a help text and optional checks (choices, ge, gt, le, lt)."""
     meta = {"help": help, **checks}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
@@ -123,7 +124,7 @@ class GenerationConfig:
 class SFTConfig:
     """Distillation SFT (paper section on distillation; rmr1-facts.md section 5)."""
 
-    mode: str = _f("full", "what is trained", choices=("full", "lora", "qlora"))
+    mode: str = _f("full", "what is trained", choices=TRAINING_MODES)
     learning_rate: Union[float, str] = _f("auto", "peak LR; 'auto' = paper value for the model size")
     epochs: float = _f(1.0, "passes over the traces", gt=0.0)
     max_steps: int = _f(-1, "stop after this many optimizer steps (-1 = use epochs)", ge=-1)
@@ -150,7 +151,7 @@ class SFTConfig:
 class RLConfig:
     """GRPO with the verifiable reward (rmr1-facts.md sections 3 and 5; notebook 04, rmr1lib.rl)."""
 
-    mode: str = _f("full", "what is trained", choices=("full", "lora", "qlora"))
+    mode: str = _f("full", "what is trained", choices=TRAINING_MODES)
     learning_rate: Union[float, str] = _f("auto", "constant LR; 'auto' = paper value for family and size")
     num_generations: int = _f(7, "rollouts per prompt (group size)", ge=2)
     prompts_per_step: int = _f(1024, "prompts per rollout batch (all GPUs together)", ge=1)
@@ -176,7 +177,16 @@ class RLConfig:
     lora_r: int = _f(64, "LoRA rank (lora/qlora)", ge=1)
     lora_alpha: int = _f(128, "LoRA alpha", ge=1)
     lora_dropout: float = _f(0.0, "LoRA dropout (0 keeps policy log-probs deterministic)", ge=0.0, le=1.0)
+    lora_targets: str = _f("all-linear", "LoRA target modules: 'all-linear' or comma-separated module names")
+    weight_decay: float = _f(0.01, "AdamW weight decay (paper: 0.01)", ge=0.0)
+    max_grad_norm: float = _f(1.0, "gradient clipping norm (paper: 1.0)", gt=0.0)
+    adam_beta1: float = _f(0.9, "AdamW beta1 (paper: 0.9)", ge=0.0, lt=1.0)
+    adam_beta2: float = _f(0.999, "AdamW beta2 (paper: 0.999)", ge=0.0, lt=1.0)
+    lr_scheduler: str = _f("constant", "LR schedule (paper: constant)", choices=("constant", "cosine", "linear"))
+    warmup_ratio: float = _f(0.0, "share of steps spent warming up (paper: none)", ge=0.0, le=1.0)
+    logging_steps: int = _f(1, "log metrics every N steps (paper: every step)", ge=1)
     save_steps: int = _f(10, "checkpoint every N steps (resume point)", ge=1)
+    keep_checkpoints: int = _f(2, "newest checkpoints kept on disk", ge=1)
     eval_steps: int = _f(10, "held-out verdict accuracy every N steps", ge=1)
     eval_max_pairs: int = _f(64, "held-out pairs judged at each evaluation (0 = all)", ge=0)
     report_to: str = _f("none", "TRL logging back-end", choices=("none", "tensorboard", "trackio"))
@@ -356,6 +366,8 @@ def _check_value(path: str, value: Any, ftype: Any, meta: dict) -> Any:
             raise ConfigError(f"{path}: {value!r} is too small; must be > {meta['gt']}")
         if "le" in meta and value > meta["le"]:
             raise ConfigError(f"{path}: {value!r} is too large; must be <= {meta['le']}")
+        if "lt" in meta and value >= meta["lt"]:
+            raise ConfigError(f"{path}: {value!r} is too large; must be < {meta['lt']}")
     return value
 
 
