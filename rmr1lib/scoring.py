@@ -1,7 +1,7 @@
 """Benchmark scoring: the result-row schema and the scoring rules of RewardBench, RM-Bench and RMB.
 
-Implements the evaluation protocol of the paper's experiments section (facts doc §6). Everything here works on
-result rows, so a results file can be re-scored without a model (`python -m rmr1lib.evaluate score FILE`).
+Implements the evaluation protocol of the paper's experiments section (§4; docs/paper-settings.md). Everything
+here works on result rows, so a results file can be re-scored without a model (`python -m rmr1lib.evaluate score FILE`).
 
 Result rows (JSON Lines, one row per judged comparison in one presentation order; other keys are ignored):
 
@@ -38,7 +38,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, RowError
 from .files import iter_jsonl
 
 BENCHMARKS = ("rewardbench", "rm-bench", "rmb")
@@ -88,8 +88,8 @@ def _show(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
 
 
-def _bad(where: str, key: str, message: str) -> DataError:
-    return DataError(f"{where}: key '{key}' {message}")
+def _bad(where: str, key: str, message: str) -> RowError:
+    return RowError(f"{where}: key '{key}' {message}")
 
 
 def rmb_goal(category_path: str, set_name: Optional[str] = None) -> str:
@@ -110,7 +110,7 @@ def rmb_goal(category_path: str, set_name: Optional[str] = None) -> str:
 def validate_result_row(row: Any, where: str = "row") -> None:
     """Check one result row against the schema; raise DataError naming `where` and the key otherwise."""
     if not isinstance(row, dict):
-        raise DataError(f"{where}: a result row must be a JSON object, got {type(row).__name__}")
+        raise RowError(f"{where}: a result row must be a JSON object, got {type(row).__name__}")
     for key in REQUIRED_KEYS:
         if key not in row:
             raise _bad(where, key, f"is missing (every result row needs {', '.join(REQUIRED_KEYS)})")
@@ -202,7 +202,7 @@ def validate_result_rows(rows: Iterable[Any], locations: Optional[Sequence[str]]
     for i, row in enumerate(rows):
         key = _comparison_key(row) + (row["order"],)
         if key in seen:
-            raise DataError(f"{where[i]}: duplicate row for {_describe_key(key[:-1])}, order '{row['order']}' "
+            raise RowError(f"{where[i]}: duplicate row for {_describe_key(key[:-1])}, order '{row['order']}' "
                             f"(first seen at {seen[key]}); each comparison is judged at most once per order")
         seen[key] = where[i]
         id_key = (row["benchmark"], str(row["id"]))
@@ -229,10 +229,8 @@ def validate_result_rows(rows: Iterable[Any], locations: Optional[Sequence[str]]
 def load_results(path: PathLike) -> list[dict]:
     """Read and validate a results JSONL file; errors name the file and line number."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such results file")
     rows, where = [], []
-    for number, row in iter_jsonl(path):
+    for number, row in iter_jsonl(path, what="results file (JSON Lines)"):
         rows.append(row)
         where.append(f"{path}, line {number}")
     if not rows:
