@@ -1,6 +1,6 @@
 """The three evaluation benchmarks as data: loaders, schema checks, expansion into comparisons, miniatures.
 
-Implements the data side of the paper's evaluation (experiments section; facts doc §6). Each benchmark is read
+Implements the data side of the paper's evaluation (experiments section; docs/paper-settings.md). Each benchmark is read
 in its own published schema and then expanded into *comparisons*: one question (the client's turns), one
 preferred response and one dispreferred response. The judge sees each comparison in one or both A/B orders
 (rmr1lib.evaluate), and every judged order becomes one result row (the format in rmr1lib.scoring).
@@ -42,21 +42,21 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from .errors import ConfigError, DataError
-from .files import iter_jsonl
+from .files import iter_jsonl, repo_root
+from .hubids import BENCHMARK_DATASETS, RMB_REPOSITORY
+from .prompts import ROLES
 from .scoring import BENCHMARKS, REWARDBENCH_SECTIONS, REWARDBENCH_SUBSETS, RMBENCH_DOMAINS, rmb_goal
 
 PathLike = Union[str, Path]
 
 #: Where each benchmark is published; RMB has no official hub copy (point `source` at a clone's RMB_dataset).
-DEFAULT_SOURCES = {"rewardbench": "allenai/reward-bench", "rm-bench": "THU-KEG/RM-Bench", "rmb": ""}
+DEFAULT_SOURCES = {**BENCHMARK_DATASETS, "rmb": ""}
 DEFAULT_SPLITS = {"rewardbench": "filtered", "rm-bench": "train", "rmb": None}
-RMB_HOWTO = ("RMB is published as JSON files in a GitHub repository, not on the hub: run `git clone "
-             "https://github.com/Zhou-Zoey/RMB-Reward-Model-Benchmark` and set eval.rmb_source to the clone's "
-             "RMB_dataset folder")
+RMB_HOWTO = (f"RMB is published as JSON files in a GitHub repository, not on the hub: run `git clone "
+             f"{RMB_REPOSITORY}` and set eval.rmb_source to the clone's RMB_dataset folder")
 RMBENCH_RAW_DOMAINS = {"chat": "chat", "code": "code", "math": "math", "safety-refuse": "safety",
                        "safety-response": "safety"}
 RMB_BON_LOSERS = (2, 6)
-ROLES = ("system", "user", "assistant")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -108,7 +108,6 @@ def _resolve_path(source: str) -> Optional[Path]:
     path = Path(source).expanduser()
     if path.exists():
         return path
-    from .runs import repo_root
 
     candidate = repo_root() / source
     return candidate if candidate.exists() else None
@@ -615,7 +614,8 @@ def describe_comparisons(comparisons: Sequence[Comparison]) -> list[dict]:
 
 
 __all__ = [
-    "Comparison", "DEFAULT_SOURCES", "DEFAULT_SPLITS", "RMBENCH_RAW_DOMAINS", "read_benchmark_records", "validate_items",
+    "Comparison", "DEFAULT_SOURCES", "DEFAULT_SPLITS", "RMBENCH_RAW_DOMAINS", "read_benchmark_records",
+    "validate_items",
     "validate_rewardbench_item", "validate_rmbench_item", "validate_rmb_item", "rmb_item_set", "load_items",
     "expand_items", "expand_rewardbench", "expand_rmbench", "expand_rmb", "cap_items", "synthetic_items",
     "synthetic_rewardbench", "synthetic_rmbench", "synthetic_rmb", "load_comparisons", "describe_comparisons",

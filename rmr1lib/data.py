@@ -1,6 +1,6 @@
 """The RM-R1 training data: the preference mix, the released sets, and the checks in between (paper §4, Table 5).
 
-The paper trains on about 73K preference pairs built from three public sources (rmr1-facts.md §4):
+The paper trains on about 73K preference pairs built from three public sources (paper §4; docs/paper-settings.md):
 
     skywork    Skywork/Skywork-Reward-Preference-80K-v0.2: `chosen` and `rejected` are whole conversations,
                `source` names the sub-collection. Rows from magpie_ultra are dropped (its rejected answers carry
@@ -45,10 +45,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protoco
 from .errors import ConfigError, DataError, OfflineError
 from .files import content_hash, iter_jsonl
 from .parsing import parse_verdict
-from .prompts import ROLES, build_messages, check_prompt_kind, is_single_turn, validate_pair
+from .hubids import RELEASED_DATASETS, SOURCE_DATASETS
+from .profiles import DataConfig, Profile
+from .prompts import PLACEMENTS, ROLES, build_messages, check_prompt_kind, is_single_turn, validate_pair
 
 __all__ = [
-    "WINNERS", "PLACEMENTS", "PAIR_SOURCES", "RELEASED_SETS", "SKYWORK_CATEGORIES", "SKYWORK_DROPPED",
+    "WINNERS", "PAIR_SOURCES", "RELEASED_SETS", "SKYWORK_CATEGORIES", "SKYWORK_DROPPED",
     "BAD_ROW_REASONS", "SourceSpec", "ReleasedSpec", "Preference", "BadRowError", "RecipeExclusion", "Drop",
     "MixReport", "Mix",
     "read_source_file", "hub_records", "shuffled_indices", "convert_record", "convert_records", "place_pair",
@@ -57,7 +59,6 @@ __all__ = [
 ]
 
 WINNERS = ("model_a", "model_b")
-PLACEMENTS = ("random", "alternate")
 SYNTHETIC = "synthetic"
 SYNTHETIC_OVERSAMPLE = 1.25  # synthetic pairs repeat now and then; generate a margin so the caps are still met
 
@@ -79,13 +80,13 @@ class SourceSpec:
 
 PAIR_SOURCES: dict[str, SourceSpec] = {
     "skywork": SourceSpec(
-        "skywork", "Skywork/Skywork-Reward-Preference-80K-v0.2", ("chosen", "rejected", "source"), "by sub-source",
+        "skywork", SOURCE_DATASETS["skywork"], ("chosen", "rejected", "source"), "by sub-source",
         "drop magpie_ultra; single-turn layout when both are [user, assistant], else multi-turn", 54_146),
     "code_pref": SourceSpec(
-        "code_pref", "Vezora/Code-Preference-Pairs", ("input", "accepted", "rejected"), "code",
+        "code_pref", SOURCE_DATASETS["code_pref"], ("input", "accepted", "rejected"), "code",
         "shuffle with seed 42, keep 8,000 rows", 8_000),
     "math_dpo": SourceSpec(
-        "math_dpo", "xinlai/Math-Step-DPO-10K",
+        "math_dpo", SOURCE_DATASETS["math_dpo"],
         ("prompt", "initial_reason_steps", "full_chosen", "full_rejected"), "math",
         "every row; response = initial_reason_steps + full_chosen / full_rejected", 10_000),
 }
@@ -110,11 +111,11 @@ class ReleasedSpec:
 
 
 RELEASED_SETS: dict[str, ReleasedSpec] = {
-    "distill_sft": ReleasedSpec("distill_sft", "gaotang/RM-R1-Distill-SFT", 8_753,
+    "distill_sft": ReleasedSpec("distill_sft", RELEASED_DATASETS["distill_sft"], 8_753,
                                 "distillation SFT; `winner` holds the teacher's whole trace"),
-    "after_distill_rlvr": ReleasedSpec("after_distill_rlvr", "gaotang/RM-R1-after-Distill-RLVR", 64_226,
+    "after_distill_rlvr": ReleasedSpec("after_distill_rlvr", RELEASED_DATASETS["after_distill_rlvr"], 64_226,
                                        "RLVR for the Qwen2.5-Instruct judges (after distillation)"),
-    "reasoning_rlvr": ReleasedSpec("reasoning_rlvr", "gaotang/RM-R1-Reasoning-RLVR", 72_983,
+    "reasoning_rlvr": ReleasedSpec("reasoning_rlvr", RELEASED_DATASETS["reasoning_rlvr"], 72_983,
                                    "RLVR for the DeepSeek-R1-distilled judges (no distillation)"),
 }
 
@@ -732,7 +733,7 @@ def synthetic_records(n: int, seed: int, kinds: Sequence[str], multi_turn_fracti
     return make_pairs(n, seed=seed, kinds=tuple(kinds), multi_turn_fraction=multi_turn_fraction)
 
 
-def _source_records(name: str, data: Any, given: Optional[Mapping[str, Iterable[Any]]]) -> tuple[Iterable, str]:
+def _source_records(name: str, data: DataConfig, given: Optional[Mapping[str, Iterable[Any]]]) -> tuple[Iterable, str]:
     """Records of one pair source: given in memory, from data.sources_dir, or from the hub."""
     spec = PAIR_SOURCES[name]
     if given is not None and name in given:
@@ -747,7 +748,7 @@ def _source_records(name: str, data: Any, given: Optional[Mapping[str, Iterable[
     return hub_records(spec.hub_id), spec.hub_id
 
 
-def _recipe_select(name: str, records: Iterable[Any], data: Any, report: MixReport) -> Iterable[Any]:
+def _recipe_select(name: str, records: Iterable[Any], data: DataConfig, report: MixReport) -> Iterable[Any]:
     """A source's row selection before conversion (Code-Preference-Pairs: seeded shuffle, first N rows)."""
     if name != "code_pref" or not data.code_pairs:
         return records
@@ -765,7 +766,7 @@ def _recipe_select(name: str, records: Iterable[Any], data: Any, report: MixRepo
     return picked
 
 
-def build_mix(profile: Any, tokens: Optional[TokenCounting] = None, *,
+def build_mix(profile: Profile, tokens: Optional[TokenCounting] = None, *,
               records: Optional[Mapping[str, Iterable[Any]]] = None,
               skip_bad_rows: Optional[bool] = None) -> Mix:
     """Build the train / held-out RM-R1 rows for a profile (synthetic, released or the paper's sources).
@@ -806,12 +807,32 @@ def build_mix(profile: Any, tokens: Optional[TokenCounting] = None, *,
     train, heldout, drops = split_rows(rows, data.n_heldout, data.n_train, seed)
     report.drops += drops
     report.counts.update(train=len(train), heldout=len(heldout))
+    if not train:
+        raise DataError(_no_training_rows(report, data.n_heldout))
     if len(heldout) < data.n_heldout:
         report.notes.append(f"held-out has {len(heldout)} rows, fewer than data.n_heldout={data.n_heldout}")
     return Mix(train, heldout, report)
 
 
-def _preferences(data: Any, seed: int, records: Optional[Mapping[str, Iterable[Any]]], skip: bool,
+def _no_training_rows(report: MixReport, n_heldout: int) -> str:
+    """Why a build ended with no training rows, and what to change."""
+    counts = report.counts
+    left = counts.get("length_ok", 0)
+    steps = ", ".join(f"{stage} {n}" for stage, n in counts.items() if stage not in ("train", "heldout"))
+    reasons = "; ".join(f"{r['stage']}: {r['reason']} x{r['count']}" for r in report.reasons_table()[:4])
+    if left == 0:
+        cause = "every row was left out before the split"
+        fix = ("see the reasons; raise data.max_prompt_tokens if prompts were too long, or set "
+               "data.skip_bad_rows / fix the source if rows were malformed")
+    else:
+        cause = (f"all {left} rows that passed the filters went to held-out (data.n_heldout={n_heldout}; whole "
+                 "question groups are kept on one side)")
+        fix = "lower data.n_heldout or add rows (data.n_train, or more source data)"
+    return (f"the data build left no training rows: {cause}. Rows after each step: {steps}"
+            + (f". Left out: {reasons}" if reasons else "") + f". To fix: {fix}.")
+
+
+def _preferences(data: DataConfig, seed: int, records: Optional[Mapping[str, Iterable[Any]]], skip: bool,
                  report: MixReport) -> list[Preference]:
     if data.source == SYNTHETIC:
         if not data.n_train:

@@ -24,9 +24,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
-from .errors import DataError, RmR1Error
+from .errors import DataError, RmR1Error, RowError
 
 PathLike = Union[str, Path]
+
+
+def repo_root() -> Path:
+    """The workbook's top folder (the parent of the rmr1lib package)."""
+    return Path(__file__).resolve().parent.parent
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -117,7 +122,7 @@ def iter_jsonl(path: PathLike, *, on_bad: Optional[Callable[[int, str], Any]] = 
             except json.JSONDecodeError as exc:
                 reason = f"not valid JSON ({exc.msg}, column {exc.colno})"
                 if on_bad is None:
-                    raise DataError(f"{path}, line {number}: {reason}") from None
+                    raise RowError(f"{path}, line {number}: {reason}") from None
                 yield number, on_bad(number, reason)
 
 

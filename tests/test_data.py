@@ -17,7 +17,8 @@ import pytest
 from rmr1lib.data import (
     BAD_ROW_REASONS, PAIR_SOURCES, SKYWORK_CATEGORIES, BadRowError, MixReport, Preference, RecipeExclusion,
     build_mix, convert_record, convert_records, deduplicate, filter_by_length, load_released, pair_summary,
-    place_pair, preference_to_row, read_source_file, released_set_for, shuffled_indices, split_rows, validate_training_row,
+    place_pair, preference_to_row, read_source_file, released_set_for, shuffled_indices, split_rows,
+    validate_training_row,
 )
 from rmr1lib.errors import ConfigError, DataError
 from rmr1lib.parsing import parse_verdict
@@ -419,6 +420,17 @@ def test_released_route_keeps_the_authors_rows():
     prof.data.released_set = "distill_sft"  # not allowed in a YAML file; the build refuses it too
     with pytest.raises(ConfigError, match="distill_sft"):
         build_mix(prof, WordCounter(), records=records)
+
+
+def test_a_build_with_no_training_rows_stops_and_says_why():
+    # every row fits into the held-out set
+    with pytest.raises(DataError, match=r"no training rows: all \d+ rows that passed the filters went to "
+                                        r"held-out \(data.n_heldout=1000.*lower data.n_heldout"):
+        build_mix(cluster_profile(**{"data.n_heldout": 1000}), WordCounter())
+    # every prompt is over the length limit
+    with pytest.raises(DataError, match=r"no training rows: every row was left out before the split.*"
+                                        r"length: prompt_too_long x\d+.*raise data.max_prompt_tokens"):
+        build_mix(cluster_profile(**{"data.max_prompt_tokens": 16}), WordCounter())
 
 
 def test_synthetic_route_meets_the_caps_and_keeps_oracle_traces_right():

@@ -435,7 +435,7 @@ def test_local_model_teacher_runs_through_vllm(rows, tmp_path):
     from rmr1lib.tinymodel import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny", corpus_for_tokenizer(rows) + [system_prompt("instruct_cor")], seed=1)
-    teacher = distill.LocalModelTeacher(str(model), max_tokens=12, max_model_len=4096, batch_size=8)
+    teacher = distill.LocalModelTeacher(str(model), max_tokens=12, engine={"max_model_len": 4096, "batch_size": 8})
     try:
         report = run_two_pass(rows[:4], teacher, tmp_path / "v.jsonl")
     finally:
