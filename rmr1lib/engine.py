@@ -8,6 +8,8 @@ is loaded or saved, so that part lives here once:
                         CPU), placed on this process's own GPU (LOCAL_RANK) so every rank of a multi-GPU launch
                         holds its copy, with the CPU AVX512-BF16 repacking switched off (`disable_cpu_bf16_repacking`)
     peft_config         the PEFT LoraConfig from a profile section (rank, alpha, dropout, target modules)
+    training_arguments  the trainer arguments both stages share: optimiser, schedule, precision, checkpoints,
+                        logging, seed, CPU or GPU (TRL's SFTConfig and GRPOConfig add their own)
     last_checkpoint     the newest checkpoint-N folder a trainer wrote (resume point); `checkpoint_step` its N
     save_trained        the trained judge as a full model folder vLLM can load (adapters merged into a
                         full-precision copy of the base, never into 4-bit weights) plus, for LoRA/QLoRA, the adapter
@@ -21,7 +23,8 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, Union
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Mapping, Optional, Protocol, Union
 
 from .errors import ConfigError
 from .files import atomic_path
@@ -69,6 +72,44 @@ def peft_config(section: LoraSettings):
 
     return LoraConfig(r=section.lora_r, lora_alpha=section.lora_alpha, lora_dropout=section.lora_dropout,
                       target_modules=lora_target_modules(section.lora_targets), bias="none", task_type="CAUSAL_LM")
+
+
+class TrainingSettings(LoraSettings, Protocol):
+    """What a profile section (sft or rl) holds for the optimiser, schedule, checkpoints and logging."""
+
+    lr_scheduler: str
+    warmup_ratio: float
+    weight_decay: float
+    max_grad_norm: float
+    gradient_checkpointing: bool
+    save_steps: int
+    keep_checkpoints: int
+    logging_steps: int
+
+
+def training_arguments(profile: Profile, section: TrainingSettings, output_dir: PathLike, *, learning_rate: float,
+                       report_to: str = "none") -> dict:
+    """The transformers TrainingArguments both trainers share, from a profile section (sft or rl).
+
+    On CPU: use_cpu, no bf16/fp16, no gradient checkpointing. Adam betas are set when the section has them.
+    """
+    on_gpu = profile.device == "cuda"
+    args = dict(
+        output_dir=str(output_dir), seed=profile.seed, learning_rate=learning_rate,
+        lr_scheduler_type=section.lr_scheduler,
+        warmup_steps=section.warmup_ratio if section.warmup_ratio < 1.0 else 0.999,  # a float >= 1 means steps
+        weight_decay=section.weight_decay, max_grad_norm=section.max_grad_norm,
+        gradient_checkpointing=section.gradient_checkpointing and on_gpu,
+        use_cpu=not on_gpu, bf16=on_gpu and profile.model.dtype == "bfloat16",
+        fp16=on_gpu and profile.model.dtype == "float16",
+        save_strategy="steps", save_steps=section.save_steps, save_total_limit=section.keep_checkpoints,
+        logging_steps=section.logging_steps, report_to=report_to,
+        disable_tqdm=True,  # progress is StepProgress: throttled lines, or a bar in Jupyter
+    )
+    for beta in ("adam_beta1", "adam_beta2"):
+        if hasattr(section, beta):
+            args[beta] = getattr(section, beta)
+    return args
 
 
 def compute_dtype(profile: Profile) -> str:
@@ -256,13 +297,13 @@ def _trainer_callback_base():
 class StepProgress(_trainer_callback_base()):
     """Step, rate and ETA of a training run: a line at most every `interval` seconds, or a live bar in Jupyter.
 
-    `show` names log keys (e.g. "loss", "reward") whose latest values join each line. Lines go to `log`;
-    with mode 'bar' (an interactive Jupyter kernel, see rmr1lib.progress) a tqdm bar is shown instead.
+    `show` maps log keys (e.g. "loss", "reward") to the labels their latest values get on each line. Lines go
+    to `log`; with mode 'bar' (an interactive Jupyter kernel, see rmr1lib.progress) a tqdm bar is shown instead.
     """
 
-    def __init__(self, label: str, log: Callable[[str], None], *, show: Sequence[str] = ("loss",),
-                 interval: float = 20.0, mode: Optional[str] = None) -> None:
-        self.label, self.log, self.show = label, log, tuple(show)
+    def __init__(self, label: str, log: Callable[[str], None], *, show: Mapping[str, str] = MappingProxyType(
+                 {"loss": "loss"}), interval: float = 20.0, mode: Optional[str] = None) -> None:
+        self.label, self.log, self.show = label, log, dict(show)
         self.mode = mode or progress_mode()
         self.line = ProgressLine(label, interval=interval)
         self.latest: dict = {}
@@ -270,7 +311,7 @@ class StepProgress(_trainer_callback_base()):
         self.pending = False
 
     def _extra(self) -> str:
-        return ", ".join(f"{k.split('/')[-1]} {self.latest[k]:.4g}" for k in self.show if k in self.latest)
+        return ", ".join(f"{label} {self.latest[key]:.4g}" for key, label in self.show.items() if key in self.latest)
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: D102
         self.line.total = state.max_steps if state.max_steps and state.max_steps > 0 else None

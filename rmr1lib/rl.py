@@ -1,4 +1,6 @@
-"""RL with a verifiable reward: GRPO on the judge through TRL's GRPOTrainer (paper §3.3, Eq. 8; docs/paper-settings.md).
+"""RL with a verifiable reward: GRPO on the judge through TRL's GRPOTrainer (paper §3.3, Eq. 8).
+
+Where each setting comes from: docs/paper-settings.md.
 
 The paper runs GRPO in verl on 8-32 H100s. This module runs the same algorithm through TRL 1.16 so that it fits
 one GPU (LoRA or QLoRA through PEFT, vLLM colocated with the trainer) and, on the smoke profile, a CPU (TRL's
@@ -34,7 +36,7 @@ from typing import Any, Callable, Optional, Sequence
 from transformers import TrainerCallback
 
 from .engine import (StepProgress, last_checkpoint, load_for_training, load_tokenizer, peft_config, save_trained,
-                     torch_dtype)
+                     torch_dtype, training_arguments)
 from .errors import ConfigError, DataError
 from .generation import SamplingSettings, TransformersGenerator
 from .judging import judge_messages, judge_pairs, verdict_metrics
@@ -42,7 +44,8 @@ from .profiles import Profile, RLConfig
 from .rewards import make_trl_cold_start_reward, trl_verifiable_reward
 
 HELDOUT_PREFIX = "heldout/"
-PROGRESS_METRICS = ("reward", "frac_reward_zero_std", "completions/mean_length", "kl")
+PROGRESS_METRICS = {"reward": "reward", "frac_reward_zero_std": "zero-spread groups",
+                    "completions/mean_length": "length", "kl": "kl"}
 LOSS_TYPES = {"token-mean": "bnpo", "token-mean-global": "dapo", "seq-mean-token-mean": "grpo"}
 
 
@@ -154,28 +157,18 @@ def grpo_config_kwargs(profile: Profile, output_dir: str, *, max_steps: Optional
     """The GRPOConfig keyword arguments that carry a profile's rl section (see PAPER_TO_TRL)."""
     rl = profile.rl
     plan = grpo_batch_plan(rl)
-    on_gpu = profile.device == "cuda"
-    steps = rl.max_steps if max_steps is None else max_steps
-    kwargs = dict(
-        output_dir=str(output_dir),
-        seed=profile.seed,
+    kwargs = training_arguments(profile, rl, output_dir, learning_rate=profile.rl_learning_rate(),
+                                report_to=report_to or rl.report_to)
+    kwargs.update(
         # batch arithmetic
         num_generations=rl.num_generations,
         per_device_train_batch_size=plan["per_device_train_batch_size"],
         gradient_accumulation_steps=plan["gradient_accumulation_steps"],
         steps_per_generation=plan["steps_per_generation"],
         num_iterations=1,
-        max_steps=steps,
+        max_steps=rl.max_steps if max_steps is None else max_steps,
         num_train_epochs=1.0,
         shuffle_dataset=True,
-        # optimisation
-        learning_rate=profile.rl_learning_rate(),
-        lr_scheduler_type=rl.lr_scheduler,
-        warmup_steps=rl.warmup_ratio if rl.warmup_ratio < 1.0 else 0.999,  # a float >= 1 would mean a step count
-        adam_beta1=rl.adam_beta1,
-        adam_beta2=rl.adam_beta2,
-        weight_decay=rl.weight_decay,
-        max_grad_norm=rl.max_grad_norm,
         # GRPO objective
         beta=rl.kl_coef,
         use_bias_correction_kl=False,
@@ -190,18 +183,6 @@ def grpo_config_kwargs(profile: Profile, output_dir: str, *, max_steps: Optional
         top_k=0,
         max_completion_length=rl.max_response_tokens,
         use_vllm=rl.use_vllm,
-        # memory and precision
-        gradient_checkpointing=rl.gradient_checkpointing,
-        bf16=on_gpu and profile.model.dtype == "bfloat16",
-        fp16=on_gpu and profile.model.dtype == "float16",
-        use_cpu=not on_gpu,
-        # checkpoints and logging
-        save_strategy="steps",
-        save_steps=rl.save_steps,
-        save_total_limit=rl.keep_checkpoints,
-        logging_steps=rl.logging_steps,
-        report_to=report_to or rl.report_to,
-        disable_tqdm=True,
     )
     if rl.use_vllm:
         kwargs.update(vllm_mode="colocate", vllm_gpu_memory_utilization=rl.vllm_gpu_memory_utilization,

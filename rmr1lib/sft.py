@@ -1,4 +1,6 @@
-"""Distillation SFT: fine-tune the judge on teacher traces with TRL (paper section 3, distillation; docs/paper-settings.md).
+"""Distillation SFT: fine-tune the judge on teacher traces with TRL (paper §3, distillation).
+
+Where each setting comes from: docs/paper-settings.md.
 
 The data is conversational prompt/completion: the prompt is the judge prompt, the completion is the teacher's
 trace, so TRL puts the loss on the trace only (the paper's "loss only on the trace"). Three modes, chosen by the
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from .engine import (StepProgress, checkpoint_step, free_memory, last_checkpoint, load_for_training, load_tokenizer,
-                     merge_adapter, peft_config, quiet_hf_progress, save_trained)
+                     merge_adapter, peft_config, quiet_hf_progress, save_trained, training_arguments)
 from .errors import ConfigError, DataError
 from .files import atomic_write_json, content_hash, model_fingerprint
 from .profiles import Profile
@@ -121,32 +123,15 @@ def sft_training_args(profile: Profile, output_dir: os.PathLike | str):
             f"would be {s.per_device_batch_size * s.gradient_accumulation_steps * world} instead of "
             f"{s.per_device_batch_size * s.gradient_accumulation_steps * s.num_gpus}; launch with "
             f"`accelerate launch --num_processes {s.num_gpus}` or change sft.num_gpus / gradient_accumulation_steps")
-    warmup = s.warmup_ratio if s.warmup_ratio < 1.0 else 0.999  # a float >= 1 would mean a step count
     return SFTConfig(
-        output_dir=str(output_dir),
-        learning_rate=profile.sft_learning_rate(),
+        **training_arguments(profile, s, output_dir, learning_rate=profile.sft_learning_rate()),
         num_train_epochs=s.epochs,
         max_steps=s.max_steps,
         per_device_train_batch_size=s.per_device_batch_size,
         gradient_accumulation_steps=s.gradient_accumulation_steps,
-        lr_scheduler_type=s.lr_scheduler,
-        warmup_steps=warmup,
-        weight_decay=s.weight_decay,
-        max_grad_norm=s.max_grad_norm,
         max_length=s.max_length,
         packing=s.packing,
-        gradient_checkpointing=s.gradient_checkpointing and not cpu,
-        logging_steps=s.logging_steps,
-        save_strategy="steps",
-        save_steps=s.save_steps,
-        save_total_limit=s.keep_checkpoints,
-        seed=profile.seed,
         data_seed=profile.seed,
-        use_cpu=cpu,
-        bf16=(not cpu) and profile.model.dtype == "bfloat16",
-        fp16=(not cpu) and profile.model.dtype == "float16",
-        report_to="none",
-        disable_tqdm=True,  # progress is rmr1lib.engine.StepProgress: throttled lines, or a bar in Jupyter
         dataset_num_proc=None,
     )
 
@@ -221,7 +206,7 @@ def train_sft(model_path: str, records: Sequence[dict], output_dir: os.PathLike 
         log(f"SFT: reusing the finished run in {out} (same model, data and settings)")
         done.reused, done.seconds = True, 0.0
         return done
-    shown = [StepProgress("SFT step", log, show=("loss",))] if progress else []
+    shown = [StepProgress("SFT step", log)] if progress else []
     with quiet_hf_progress():
         return _train(model_path, kept, too_long, out, profile, key, merge, resume, [*shown, *callbacks], log)
 

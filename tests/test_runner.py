@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from rmr1lib.errors import ConfigError, RmR1Error
-from rmr1lib.runner import NotebookFailed, discover_notebooks, main, run_workbook, select_notebooks
+from rmr1lib.runner import CellProgress, NotebookFailed, discover_notebooks, main, run_workbook, select_notebooks
 
 
 def _notebook(path, cells):
@@ -110,3 +110,36 @@ def test_bad_profile_fails_before_any_kernel(book, capsys):
     assert not runs.exists()
     assert main(["--set", "sft.mode=x"]) == 1
     assert "sft.mode: 'x' is not allowed" in capsys.readouterr().err
+
+
+def test_cell_progress_reports_the_running_cell(book):
+    from rmr1lib.runner import CellProgress, execute_notebook
+    from rmr1lib.runs import open_run
+
+    nbs, runs, _ = book
+    _notebook(nbs / "05_slow.ipynb", ["x = 1", "import time\ntime.sleep(2.5)  # a slow cell", "y = 2"])
+    lines = []
+    progress = CellProgress("05_slow", lines.append, first=0.5, every=60)
+    execute_notebook(nbs / "05_slow.ipynb", open_run("smoke", "p", root=runs), {}, progress)
+    # code cells: parameters, x = 1, the slow one, y = 2 (no parameters given: papermill injects no cell)
+    assert len(lines) == 1 and lines[0].startswith("  05_slow: cell 3/4, ")
+    assert lines[0].endswith("`time.sleep(2.5)  # a slow cell` (running)")
+    assert progress.status() is None  # nothing runs after the notebook ended
+
+
+def test_cell_progress_on_a_terminal_redraws_one_line():
+    import io
+
+    now = [100.0]
+    stream = io.StringIO()
+    progress = CellProgress("03_x", lambda m: None, tty=True, stream=stream, clock=lambda: now[0])
+    progress.code_cells = [1, 3]
+    progress.cell_start(0, "markdown is ignored")
+    assert progress.status() is None
+    progress.cell_start(3, "# a comment\nfrom x import train\nresult = train(model)\nmore()")
+    now[0] += 75
+    assert progress.status() == "  03_x: cell 2/2, 1 min 15 s  `result = train(model)`"
+    assert stream.getvalue().startswith("\r\x1b[K  03_x: cell 2/2, 0 s")
+    progress.cell_end()
+    progress.end()
+    assert stream.getvalue().endswith("\r\x1b[K")
