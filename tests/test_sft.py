@@ -50,8 +50,11 @@ def test_each_mode_trains_saves_and_merges(setup, tmp_path, mode):
     from rmr1lib.sft import train_sft
 
     model, records, _ = setup
-    result = train_sft(model, records, tmp_path / mode, profile(mode), log=lambda m: None)
+    lines = []
+    result = train_sft(model, records, tmp_path / mode, profile(mode), log=lines.append)
     assert result.steps == 3 and [h["step"] for h in result.loss_history] == [1, 2, 3]
+    assert lines[0].startswith("SFT step 1/3 (33%)") and lines[-1].startswith("SFT step 3/3 (100%), ")  # progress
+    assert "took" in lines[-1] and len(lines) <= 3
     assert all(h["loss"] == h["loss"] and 0 < h["loss"] < 20 for h in result.loss_history)
     assert result.seconds_per_step and result.seconds_per_step > 0
     assert json.loads((tmp_path / mode / "loss_history.json").read_text()) == result.loss_history
