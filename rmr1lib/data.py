@@ -478,22 +478,34 @@ def convert_record(source: str, record: Any, row: int, origin: str = "", line: O
 def convert_records(source: str, records: Iterable[Any], origin: str = "", *, skip_bad_rows: bool = False,
                     report: Optional[MixReport] = None) -> list[Preference]:
     """Convert every record of one source under the bad-row policy; drops are added to `report`."""
-    kept: list[Preference] = []
-    n = 0
+    if source not in _CONVERTERS:
+        raise ConfigError(f"unknown source {source!r}; known sources: {', '.join(_CONVERTERS)}")
+    return _convert_all(source, records, origin or source, _CONVERTERS[source], skip_bad_rows, report)
+
+
+def _convert_all(name: str, records: Iterable[Any], origin: str, convert: Callable[[Any, int], Any],
+                 skip_bad_rows: bool, report: Optional[MixReport], limit: int = 0) -> list:
+    """The bad-row policy, once for every source: a malformed record stops the build with a BadRowError naming
+    source, origin, row and field, or (skip_bad_rows) is dropped and counted; recipe exclusions are counted."""
+    kept, n = [], 0
     for row, line, record in _rows(records):
+        if limit and n >= limit:
+            break
         n += 1
         try:
-            kept.append(convert_record(source, record, row, origin, line))
+            if isinstance(record, _Bad):  # a line read_source_file could not parse
+                raise record
+            kept.append(convert(record, row))
         except RecipeExclusion as exc:
             if report is not None:
-                report.drops.append(Drop("recipe", source, exc.reason, row, "source", exc.detail))
-        except BadRowError as exc:
+                report.drops.append(Drop("recipe", name, exc.reason, row, "source", exc.detail))
+        except _Bad as bad:
             if not skip_bad_rows:
-                raise
+                raise BadRowError(name, origin, row, bad.field, bad.reason, bad.detail, line) from None
             if report is not None:
-                report.drops.append(Drop("convert", source, exc.reason, row, exc.field, exc.detail))
+                report.drops.append(Drop("convert", name, bad.reason, row, bad.field, bad.detail))
     if report is not None:
-        report.loaded[source] = report.loaded.get(source, 0) + n
+        report.loaded[name] = report.loaded.get(name, 0) + n
     return kept
 
 
@@ -702,25 +714,8 @@ def load_released(name: str, records: Any = None, *, origin: str = "",
         origin = origin or str(records)
         records = read_source_file(records)
     origin = origin or spec.hub_id
-    out: list[dict] = []
-    n = 0
-    for row, line, record in _rows(records):
-        if limit and n >= limit:
-            break
-        n += 1
-        try:
-            if isinstance(record, _Bad):
-                raise record
-            out.append(_convert_released(name, record, row))
-        except _Bad as bad:
-            error = BadRowError(name, origin, row, bad.field, bad.reason, bad.detail, line)
-            if not skip_bad_rows:
-                raise error from None
-            if report is not None:
-                report.drops.append(Drop("convert", name, bad.reason, row, bad.field, bad.detail))
-    if report is not None:
-        report.loaded[name] = report.loaded.get(name, 0) + n
-    return out
+    return _convert_all(name, records, origin, lambda record, row: _convert_released(name, record, row),
+                        skip_bad_rows, report, limit)
 
 
 # ----------------------------------------------------------------------------------------------------------

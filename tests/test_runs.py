@@ -56,13 +56,6 @@ def test_atomic_path_requires_a_write(tmp_path):
             pass
 
 
-def test_read_jsonl_names_bad_line(tmp_path):
-    p = tmp_path / "r.jsonl"
-    p.write_text('{"a": 1}\n\n{"a": \n')
-    with pytest.raises(RmR1Error, match=r"r.jsonl, line 3: not valid JSON"):
-        read_jsonl(p)
-
-
 def test_manifest_records_artifacts_and_lookup(tmp_path):
     run = open_run("smoke", "r1", root=tmp_path)
     assert run.dir == tmp_path / "smoke" / "r1"
