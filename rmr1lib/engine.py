@@ -15,7 +15,8 @@ is loaded or saved, so that part lives here once:
                         full-precision copy of the base, never into 4-bit weights) plus, for LoRA/QLoRA, the adapter
     StepProgress        a TrainerCallback that prints step, rate and ETA (throttled), or a live bar in Jupyter
 
-Engine layer: torch, transformers, PEFT and bitsandbytes are imported inside the functions that need them.
+Engine layer: transformers loads with the module (StepProgress is a TrainerCallback); torch, PEFT, bitsandbytes
+and datasets are imported inside the functions that need them.
 """
 
 from __future__ import annotations

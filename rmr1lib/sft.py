@@ -15,7 +15,8 @@ GRPO). Checkpoints are written every `save_steps` and training resumes from the 
 is a full Hugging Face model folder that vLLM can load (adapters are merged into a full-precision copy of the
 base), plus the adapter itself and the loss history.
 
-Engine layer: imports torch, transformers, TRL and PEFT lazily inside the functions that need them.
+Engine layer: transformers loads with rmr1lib.engine; torch, TRL, PEFT and datasets are imported inside the
+functions that need them.
 """
 
 from __future__ import annotations
