@@ -1,6 +1,6 @@
 """The three evaluation benchmarks as data: loaders, schema checks, expansion into comparisons, miniatures.
 
-Implements the data side of the paper's evaluation (experiments section; facts doc §6). Each benchmark is read
+Implements the data side of the paper's evaluation (experiments section; docs/paper-settings.md). Each benchmark is read
 in its own published schema and then expanded into *comparisons*: one question (the client's turns), one
 preferred response and one dispreferred response. The judge sees each comparison in one or both A/B orders
 (rmr1lib.evaluate), and every judged order becomes one result row (the format in rmr1lib.scoring).
@@ -28,7 +28,7 @@ or a Hugging Face dataset name (read with `datasets`, imported only then). The r
 in the smoke path, so `synthetic_items` builds miniature versions of all three from rmr1lib.synthetic in the
 same schemas; the same validation, expansion and scoring code then runs on them.
 
-Pure core: standard library only (`datasets` is imported inside `read_records`, for parquet files and hub
+Pure core: standard library only (`datasets` is imported inside `read_benchmark_records`, for parquet files and hub
 names only).
 """
 
@@ -42,20 +42,21 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from .errors import ConfigError, DataError
+from .files import iter_jsonl, repo_root
+from .hubids import BENCHMARK_DATASETS, RMB_REPOSITORY
+from .prompts import ROLES
 from .scoring import BENCHMARKS, REWARDBENCH_SECTIONS, REWARDBENCH_SUBSETS, RMBENCH_DOMAINS, rmb_goal
 
 PathLike = Union[str, Path]
 
 #: Where each benchmark is published; RMB has no official hub copy (point `source` at a clone's RMB_dataset).
-DEFAULT_SOURCES = {"rewardbench": "allenai/reward-bench", "rm-bench": "THU-KEG/RM-Bench", "rmb": ""}
+DEFAULT_SOURCES = {**BENCHMARK_DATASETS, "rmb": ""}
 DEFAULT_SPLITS = {"rewardbench": "filtered", "rm-bench": "train", "rmb": None}
-RMB_HOWTO = ("RMB is published as JSON files in a GitHub repository, not on the hub: run `git clone "
-             "https://github.com/Zhou-Zoey/RMB-Reward-Model-Benchmark` and set eval.rmb_source to the clone's "
-             "RMB_dataset folder")
+RMB_HOWTO = (f"RMB is published as JSON files in a GitHub repository, not on the hub: run `git clone "
+             f"{RMB_REPOSITORY}` and set eval.rmb_source to the clone's RMB_dataset folder")
 RMBENCH_RAW_DOMAINS = {"chat": "chat", "code": "code", "math": "math", "safety-refuse": "safety",
                        "safety-response": "safety"}
 RMB_BON_LOSERS = (2, 6)
-ROLES = ("system", "user", "assistant")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -107,26 +108,18 @@ def _resolve_path(source: str) -> Optional[Path]:
     path = Path(source).expanduser()
     if path.exists():
         return path
-    from .runs import repo_root
 
     candidate = repo_root() / source
     return candidate if candidate.exists() else None
 
 
 def _records_from_json_file(path: Path) -> list[tuple[str, Any]]:
-    text = path.read_text(encoding="utf-8")
     if path.suffix == ".jsonl":
-        out = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                out.append((f"{path}, line {number}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg})") from None
-        return out
+        return [(f"{path}, line {number}", item) for number, item in iter_jsonl(path, what="benchmark file")]
     try:
-        data = json.loads(text)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; expected a JSON list of items (is this a binary file?)") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
     if not isinstance(data, list):
@@ -148,7 +141,7 @@ def _records_from_datasets(loader_args: tuple, loader_kwargs: dict, label: str) 
     return [(f"{label}, row {i}", dict(row)) for i, row in enumerate(table)]
 
 
-def read_records(source: PathLike, split: Optional[str] = None) -> list[tuple[str, Any]]:
+def read_benchmark_records(source: PathLike, split: Optional[str] = None) -> list[tuple[str, Any]]:
     """(location, record) pairs from a local file/folder or a hub dataset name; locations name file and row."""
     if not str(source).strip():
         raise ConfigError("no benchmark source given (an empty path or dataset name)")
@@ -347,7 +340,7 @@ def load_items(benchmark: str, source: Optional[PathLike] = None, split: Optiona
         raise ConfigError(f"no source for {benchmark}: " + (RMB_HOWTO if benchmark == "rmb" else
                                                              f"use {DEFAULT_SOURCES[benchmark]} or a local copy"))
     split = DEFAULT_SPLITS[benchmark] if split is None else split
-    return validate_items(benchmark, read_records(source, split))
+    return validate_items(benchmark, read_benchmark_records(source, split))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -621,7 +614,8 @@ def describe_comparisons(comparisons: Sequence[Comparison]) -> list[dict]:
 
 
 __all__ = [
-    "Comparison", "DEFAULT_SOURCES", "DEFAULT_SPLITS", "RMBENCH_RAW_DOMAINS", "read_records", "validate_items",
+    "Comparison", "DEFAULT_SOURCES", "DEFAULT_SPLITS", "RMBENCH_RAW_DOMAINS", "read_benchmark_records",
+    "validate_items",
     "validate_rewardbench_item", "validate_rmbench_item", "validate_rmb_item", "rmb_item_set", "load_items",
     "expand_items", "expand_rewardbench", "expand_rmbench", "expand_rmb", "cap_items", "synthetic_items",
     "synthetic_rewardbench", "synthetic_rmbench", "synthetic_rmb", "load_comparisons", "describe_comparisons",

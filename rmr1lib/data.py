@@ -1,6 +1,6 @@
 """The RM-R1 training data: the preference mix, the released sets, and the checks in between (paper §4, Table 5).
 
-The paper trains on about 73K preference pairs built from three public sources (rmr1-facts.md §4):
+The paper trains on about 73K preference pairs built from three public sources (paper §4; docs/paper-settings.md):
 
     skywork    Skywork/Skywork-Reward-Preference-80K-v0.2: `chosen` and `rejected` are whole conversations,
                `source` names the sub-collection. Rows from magpie_ultra are dropped (its rejected answers carry
@@ -36,7 +36,6 @@ never touches it. Token counts come from a `tokens` object passed in (rmr1lib.to
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -44,20 +43,22 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
 
 from .errors import ConfigError, DataError, OfflineError
+from .files import content_hash, iter_jsonl
 from .parsing import parse_verdict
-from .prompts import ROLES, build_messages, check_prompt_kind, is_single_turn, validate_pair
+from .hubids import RELEASED_DATASETS, SOURCE_DATASETS
+from .profiles import DataConfig, Profile
+from .prompts import PLACEMENTS, ROLES, build_messages, check_prompt_kind, is_single_turn, validate_pair
 
 __all__ = [
-    "WINNERS", "PLACEMENTS", "PAIR_SOURCES", "RELEASED_SETS", "SKYWORK_CATEGORIES", "SKYWORK_DROPPED",
+    "WINNERS", "PAIR_SOURCES", "RELEASED_SETS", "SKYWORK_CATEGORIES", "SKYWORK_DROPPED",
     "BAD_ROW_REASONS", "SourceSpec", "ReleasedSpec", "Preference", "BadRowError", "RecipeExclusion", "Drop",
     "MixReport", "Mix",
-    "read_records", "hub_records", "shuffled_indices", "convert_record", "convert_records", "place_pair",
-    "preference_to_row", "deduplicate", "filter_by_length", "split_rows", "validate_row", "load_released",
+    "read_source_file", "hub_records", "shuffled_indices", "convert_record", "convert_records", "place_pair",
+    "preference_to_row", "deduplicate", "filter_by_length", "split_rows", "validate_training_row", "load_released",
     "released_set_for", "synthetic_records", "build_mix", "pair_summary", "source_table",
 ]
 
 WINNERS = ("model_a", "model_b")
-PLACEMENTS = ("random", "alternate")
 SYNTHETIC = "synthetic"
 SYNTHETIC_OVERSAMPLE = 1.25  # synthetic pairs repeat now and then; generate a margin so the caps are still met
 
@@ -79,13 +80,13 @@ class SourceSpec:
 
 PAIR_SOURCES: dict[str, SourceSpec] = {
     "skywork": SourceSpec(
-        "skywork", "Skywork/Skywork-Reward-Preference-80K-v0.2", ("chosen", "rejected", "source"), "by sub-source",
+        "skywork", SOURCE_DATASETS["skywork"], ("chosen", "rejected", "source"), "by sub-source",
         "drop magpie_ultra; single-turn layout when both are [user, assistant], else multi-turn", 54_146),
     "code_pref": SourceSpec(
-        "code_pref", "Vezora/Code-Preference-Pairs", ("input", "accepted", "rejected"), "code",
+        "code_pref", SOURCE_DATASETS["code_pref"], ("input", "accepted", "rejected"), "code",
         "shuffle with seed 42, keep 8,000 rows", 8_000),
     "math_dpo": SourceSpec(
-        "math_dpo", "xinlai/Math-Step-DPO-10K",
+        "math_dpo", SOURCE_DATASETS["math_dpo"],
         ("prompt", "initial_reason_steps", "full_chosen", "full_rejected"), "math",
         "every row; response = initial_reason_steps + full_chosen / full_rejected", 10_000),
 }
@@ -110,11 +111,11 @@ class ReleasedSpec:
 
 
 RELEASED_SETS: dict[str, ReleasedSpec] = {
-    "distill_sft": ReleasedSpec("distill_sft", "gaotang/RM-R1-Distill-SFT", 8_753,
+    "distill_sft": ReleasedSpec("distill_sft", RELEASED_DATASETS["distill_sft"], 8_753,
                                 "distillation SFT; `winner` holds the teacher's whole trace"),
-    "after_distill_rlvr": ReleasedSpec("after_distill_rlvr", "gaotang/RM-R1-after-Distill-RLVR", 64_226,
+    "after_distill_rlvr": ReleasedSpec("after_distill_rlvr", RELEASED_DATASETS["after_distill_rlvr"], 64_226,
                                        "RLVR for the Qwen2.5-Instruct judges (after distillation)"),
-    "reasoning_rlvr": ReleasedSpec("reasoning_rlvr", "gaotang/RM-R1-Reasoning-RLVR", 72_983,
+    "reasoning_rlvr": ReleasedSpec("reasoning_rlvr", RELEASED_DATASETS["reasoning_rlvr"], 72_983,
                                    "RLVR for the DeepSeek-R1-distilled judges (no distillation)"),
 }
 
@@ -251,12 +252,12 @@ class TokenCounting(Protocol):
 # ----------------------------------------------------------------------------------------------------------
 # Reading records
 # ----------------------------------------------------------------------------------------------------------
-def read_records(path: Any) -> Iterator[tuple[int, Optional[int], Any]]:
+def read_source_file(path: Any) -> Iterator[tuple[int, Optional[int], Any]]:
     """(row, line, record) for every record of a JSON Lines (or JSON list) file; a bad line yields a DataError."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"source file {path} does not exist")
     if path.suffix == ".json":
+        if not path.is_file():
+            raise DataError(f"source file {path} does not exist")
         try:
             records = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -266,17 +267,9 @@ def read_records(path: Any) -> Iterator[tuple[int, Optional[int], Any]]:
         for row, record in enumerate(records):
             yield row, None, record
         return
-    row = 0
-    with open(path, encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                record = _Bad("(line)", "invalid_json", f"not valid JSON ({exc.msg})")
-            yield row, line_no, record
-            row += 1
+    bad = lambda number, reason: _Bad("(line)", "invalid_json", reason)  # noqa: E731 - kept or skipped later
+    for row, (line_no, record) in enumerate(iter_jsonl(path, on_bad=bad, what="source file (JSON Lines)")):
+        yield row, line_no, record
 
 
 def hub_records(hub_id: str, split: str = "train"):
@@ -474,7 +467,7 @@ def convert_record(source: str, record: Any, row: int, origin: str = "", line: O
     RecipeExclusion if the paper's recipe leaves it out (magpie_ultra)."""
     if source not in _CONVERTERS:
         raise ConfigError(f"unknown source {source!r}; known sources: {', '.join(_CONVERTERS)}")
-    if isinstance(record, _Bad):  # a line read_records could not parse
+    if isinstance(record, _Bad):  # a line read_source_file could not parse
         raise BadRowError(source, origin or source, row, record.field, record.reason, record.detail, line)
     try:
         return _CONVERTERS[source](record, row)
@@ -485,22 +478,34 @@ def convert_record(source: str, record: Any, row: int, origin: str = "", line: O
 def convert_records(source: str, records: Iterable[Any], origin: str = "", *, skip_bad_rows: bool = False,
                     report: Optional[MixReport] = None) -> list[Preference]:
     """Convert every record of one source under the bad-row policy; drops are added to `report`."""
-    kept: list[Preference] = []
-    n = 0
+    if source not in _CONVERTERS:
+        raise ConfigError(f"unknown source {source!r}; known sources: {', '.join(_CONVERTERS)}")
+    return _convert_all(source, records, origin or source, _CONVERTERS[source], skip_bad_rows, report)
+
+
+def _convert_all(name: str, records: Iterable[Any], origin: str, convert: Callable[[Any, int], Any],
+                 skip_bad_rows: bool, report: Optional[MixReport], limit: int = 0) -> list:
+    """The bad-row policy, once for every source: a malformed record stops the build with a BadRowError naming
+    source, origin, row and field, or (skip_bad_rows) is dropped and counted; recipe exclusions are counted."""
+    kept, n = [], 0
     for row, line, record in _rows(records):
+        if limit and n >= limit:
+            break
         n += 1
         try:
-            kept.append(convert_record(source, record, row, origin, line))
+            if isinstance(record, _Bad):  # a line read_source_file could not parse
+                raise record
+            kept.append(convert(record, row))
         except RecipeExclusion as exc:
             if report is not None:
-                report.drops.append(Drop("recipe", source, exc.reason, row, "source", exc.detail))
-        except BadRowError as exc:
+                report.drops.append(Drop("recipe", name, exc.reason, row, "source", exc.detail))
+        except _Bad as bad:
             if not skip_bad_rows:
-                raise
+                raise BadRowError(name, origin, row, bad.field, bad.reason, bad.detail, line) from None
             if report is not None:
-                report.drops.append(Drop("convert", source, exc.reason, row, exc.field, exc.detail))
+                report.drops.append(Drop("convert", name, bad.reason, row, bad.field, bad.detail))
     if report is not None:
-        report.loaded[source] = report.loaded.get(source, 0) + n
+        report.loaded[name] = report.loaded.get(name, 0) + n
     return kept
 
 
@@ -539,13 +544,9 @@ def preference_to_row(pref: Preference, prompt_kind: str, placement: str, seed: 
     }
 
 
-def _digest(obj: Any) -> str:
-    return hashlib.sha1(json.dumps(obj, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
-
-
 def _client_key(conversation: Sequence[dict]) -> str:
     """The client's side of a conversation (every message before the final response)."""
-    return _digest([[m["role"], m["content"].strip()] for m in conversation[:-1]])
+    return content_hash([[m["role"], m["content"].strip()] for m in conversation[:-1]])
 
 
 def deduplicate(prefs: Sequence[Preference]) -> tuple[list[Preference], list[Drop]]:
@@ -557,7 +558,7 @@ def deduplicate(prefs: Sequence[Preference]) -> tuple[list[Preference], list[Dro
     for p in prefs:
         ctx = _client_key(p.chosen)
         good, bad = p.chosen[-1]["content"].strip(), p.rejected[-1]["content"].strip()
-        key, reverse = _digest([ctx, good, bad]), _digest([ctx, bad, good])
+        key, reverse = content_hash([ctx, good, bad]), content_hash([ctx, bad, good])
         if key in first:
             drops.append(Drop("dedup", p.source, "duplicate", p.id, "", f"same pair as {keep[first[key]].id}"))
             keep.append(None)
@@ -574,7 +575,7 @@ def deduplicate(prefs: Sequence[Preference]) -> tuple[list[Preference], list[Dro
     for p in keep:
         if p is None:
             continue
-        key = _digest([_client_key(p.chosen), p.chosen[-1]["content"].strip(), p.rejected[-1]["content"].strip()])
+        key = content_hash([_client_key(p.chosen), p.chosen[-1]["content"].strip(), p.rejected[-1]["content"].strip()])
         if key in flipped:
             drops.append(Drop("dedup", p.source, "contradicting_labels", p.id, "",
                               "the same two responses appear later with the opposite preference"))
@@ -606,7 +607,7 @@ def _group_key(row: dict) -> str:
     conv = row.get("conversation_a")
     if conv:
         return _client_key(conv)
-    return _digest([m.get("content") for m in row.get("context_messages", [])])
+    return content_hash([m.get("content") for m in row.get("context_messages", [])])
 
 
 def split_rows(rows: Sequence[dict], n_heldout: int, n_train: int, seed: int) -> tuple[list, list, list[Drop]]:
@@ -641,7 +642,7 @@ def split_rows(rows: Sequence[dict], n_heldout: int, n_train: int, seed: int) ->
 # ----------------------------------------------------------------------------------------------------------
 # The RM-R1 row schema and the released sets
 # ----------------------------------------------------------------------------------------------------------
-def validate_row(row: Any, where: str = "row") -> dict:
+def validate_training_row(row: Any, where: str = "row") -> dict:
     """Check one RM-R1 row (context_messages, winner, source, category, turns, conversations, meta)."""
     try:
         if not isinstance(row, dict):
@@ -711,27 +712,10 @@ def load_released(name: str, records: Any = None, *, origin: str = "",
         records = hub_records(spec.hub_id)
     elif isinstance(records, (str, Path)):
         origin = origin or str(records)
-        records = read_records(records)
+        records = read_source_file(records)
     origin = origin or spec.hub_id
-    out: list[dict] = []
-    n = 0
-    for row, line, record in _rows(records):
-        if limit and n >= limit:
-            break
-        n += 1
-        try:
-            if isinstance(record, _Bad):
-                raise record
-            out.append(_convert_released(name, record, row))
-        except _Bad as bad:
-            error = BadRowError(name, origin, row, bad.field, bad.reason, bad.detail, line)
-            if not skip_bad_rows:
-                raise error from None
-            if report is not None:
-                report.drops.append(Drop("convert", name, bad.reason, row, bad.field, bad.detail))
-    if report is not None:
-        report.loaded[name] = report.loaded.get(name, 0) + n
-    return out
+    return _convert_all(name, records, origin, lambda record, row: _convert_released(name, record, row),
+                        skip_bad_rows, report, limit)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -744,7 +728,7 @@ def synthetic_records(n: int, seed: int, kinds: Sequence[str], multi_turn_fracti
     return make_pairs(n, seed=seed, kinds=tuple(kinds), multi_turn_fraction=multi_turn_fraction)
 
 
-def _source_records(name: str, data: Any, given: Optional[Mapping[str, Iterable[Any]]]) -> tuple[Iterable, str]:
+def _source_records(name: str, data: DataConfig, given: Optional[Mapping[str, Iterable[Any]]]) -> tuple[Iterable, str]:
     """Records of one pair source: given in memory, from data.sources_dir, or from the hub."""
     spec = PAIR_SOURCES[name]
     if given is not None and name in given:
@@ -754,12 +738,12 @@ def _source_records(name: str, data: Any, given: Optional[Mapping[str, Iterable[
         for suffix in (".jsonl", ".json"):
             path = folder / f"{name}{suffix}"
             if path.is_file():
-                return list(read_records(path)), str(path)
+                return list(read_source_file(path)), str(path)
         raise DataError(f"data.sources_dir {folder}: no {name}.jsonl or {name}.json (local copy of {spec.hub_id})")
     return hub_records(spec.hub_id), spec.hub_id
 
 
-def _recipe_select(name: str, records: Iterable[Any], data: Any, report: MixReport) -> Iterable[Any]:
+def _recipe_select(name: str, records: Iterable[Any], data: DataConfig, report: MixReport) -> Iterable[Any]:
     """A source's row selection before conversion (Code-Preference-Pairs: seeded shuffle, first N rows)."""
     if name != "code_pref" or not data.code_pairs:
         return records
@@ -777,7 +761,7 @@ def _recipe_select(name: str, records: Iterable[Any], data: Any, report: MixRepo
     return picked
 
 
-def build_mix(profile: Any, tokens: Optional[TokenCounting] = None, *,
+def build_mix(profile: Profile, tokens: Optional[TokenCounting] = None, *,
               records: Optional[Mapping[str, Iterable[Any]]] = None,
               skip_bad_rows: Optional[bool] = None) -> Mix:
     """Build the train / held-out RM-R1 rows for a profile (synthetic, released or the paper's sources).
@@ -818,12 +802,32 @@ def build_mix(profile: Any, tokens: Optional[TokenCounting] = None, *,
     train, heldout, drops = split_rows(rows, data.n_heldout, data.n_train, seed)
     report.drops += drops
     report.counts.update(train=len(train), heldout=len(heldout))
+    if not train:
+        raise DataError(_no_training_rows(report, data.n_heldout))
     if len(heldout) < data.n_heldout:
         report.notes.append(f"held-out has {len(heldout)} rows, fewer than data.n_heldout={data.n_heldout}")
     return Mix(train, heldout, report)
 
 
-def _preferences(data: Any, seed: int, records: Optional[Mapping[str, Iterable[Any]]], skip: bool,
+def _no_training_rows(report: MixReport, n_heldout: int) -> str:
+    """Why a build ended with no training rows, and what to change."""
+    counts = report.counts
+    left = counts.get("length_ok", 0)
+    steps = ", ".join(f"{stage} {n}" for stage, n in counts.items() if stage not in ("train", "heldout"))
+    reasons = "; ".join(f"{r['stage']}: {r['reason']} x{r['count']}" for r in report.reasons_table()[:4])
+    if left == 0:
+        cause = "every row was left out before the split"
+        fix = ("see the reasons; raise data.max_prompt_tokens if prompts were too long, or set "
+               "data.skip_bad_rows / fix the source if rows were malformed")
+    else:
+        cause = (f"all {left} rows that passed the filters went to held-out (data.n_heldout={n_heldout}; whole "
+                 "question groups are kept on one side)")
+        fix = "lower data.n_heldout or add rows (data.n_train, or more source data)"
+    return (f"the data build left no training rows: {cause}. Rows after each step: {steps}"
+            + (f". Left out: {reasons}" if reasons else "") + f". To fix: {fix}.")
+
+
+def _preferences(data: DataConfig, seed: int, records: Optional[Mapping[str, Iterable[Any]]], skip: bool,
                  report: MixReport) -> list[Preference]:
     if data.source == SYNTHETIC:
         if not data.n_train:
@@ -850,7 +854,7 @@ def _dedup_rows(rows: list[dict], report: MixReport) -> list[dict]:
     seen: dict[str, str] = {}
     out = []
     for row in rows:
-        key = _digest(row["context_messages"])
+        key = content_hash(row["context_messages"])
         if key in seen:
             report.drops.append(Drop("dedup", row["source"], "duplicate", row["id"], "", f"same prompt as {seen[key]}"))
             continue

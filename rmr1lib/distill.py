@@ -1,4 +1,4 @@
-"""Teacher traces for distillation and the two-pass recipe (paper section 3, distillation; rmr1-facts.md §4).
+"""Teacher traces for distillation and the two-pass recipe (paper section 3, distillation; docs/paper-settings.md).
 
 The paper sent about 12% of its preference pairs to a strong teacher with the Chain-of-Rubrics prompt and kept
 a trace only when its last 100 characters held the right verdict (about 75% did). Pairs that came back wrong
@@ -39,7 +39,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .errors import ConfigError, DataError, RmR1Error
+from .files import AppendLog, content_hash
+from .hubids import RELEASED_DATASETS
 from .parsing import parse_verdict
+from .profiles import Profile
 from .prompts import ROLES, build_messages, check_prompt_kind
 from .rewards import winner_side
 
@@ -49,7 +52,7 @@ ENV_MODEL = "RMR1_TEACHER_MODEL"
 ENV_SECOND_MODEL = "RMR1_TEACHER_SECOND_MODEL"
 ENV_API_KEY = "RMR1_TEACHER_API_KEY"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-RELEASED_DATASET = "gaotang/RM-R1-Distill-SFT"
+RELEASED_DATASET = RELEASED_DATASETS["distill_sft"]
 CORRECTNESS_WINDOW = 100
 STATUSES = ("ok", "bad_response", "failed")
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -219,22 +222,22 @@ class OracleTeacher(Teacher):
 
 
 class LocalModelTeacher(Teacher):
-    """A local model (folder or hub name) through rmr1lib.generation; vLLM unless another back-end is asked."""
+    """A local model (folder or hub name) through rmr1lib.generation; vLLM unless `engine` names another back-end.
+
+    `engine` holds the generation engine's settings (`rmr1lib.generation.generator_options(profile)`).
+    """
 
     name = "vllm"
 
-    def __init__(self, model: str, *, backend: str = "vllm", max_tokens: int = 8192, temperature: float = 0.0,
-                 seed: int = 0, dtype: str = "float32", device: str = "cpu", batch_size: int = 64,
-                 max_model_len: Optional[int] = None, gpu_memory_utilization: float = 0.85,
-                 tensor_parallel_size: int = 1):
+    def __init__(self, model: str, *, engine: Optional[dict] = None, max_tokens: int = 8192,
+                 temperature: float = 0.0, seed: int = 0):
         super().__init__()
         if not model:
             raise ConfigError("distill.teacher_model: the local teacher needs a model folder or hub name")
-        self.model, self.backend, self.batch_size = model, backend, batch_size
+        self._engine_kwargs = {"backend": "vllm", "batch_size": 64, **(engine or {}), "seed": seed}
+        self.model, self.backend = model, self._engine_kwargs["backend"]
+        self.batch_size = self._engine_kwargs["batch_size"]
         self.max_tokens, self.temperature, self.seed = max_tokens, temperature, seed
-        self._engine_kwargs = dict(dtype=dtype, device=device, seed=seed, batch_size=batch_size,
-                                   max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
-                                   tensor_parallel_size=tensor_parallel_size)
         self._generator = None
 
     def describe(self) -> dict:
@@ -246,7 +249,7 @@ class LocalModelTeacher(Teacher):
         from .generation import SamplingSettings, load_generator
 
         if self._generator is None:
-            self._generator = load_generator(self.model, self.backend, **self._engine_kwargs)
+            self._generator = load_generator(self.model, **self._engine_kwargs)
         settings = SamplingSettings(max_new_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
         texts = self._generator.generate([j.messages for j in jobs], settings)
         return [TeacherReply(t) if t.strip() else TeacherReply(t, "bad_response", "empty completion")
@@ -394,7 +397,7 @@ class OpenAIChatTeacher(Teacher):
         return TeacherReply(self._redact(text), usage=usage)
 
 
-def make_teacher(profile: Any, *, second_pass: bool = False, model_path: Optional[str] = None) -> Teacher:
+def make_teacher(profile: Profile, *, second_pass: bool = False, model_path: Optional[str] = None) -> Teacher:
     """The teacher a profile asks for (pass 2 may use another API model: distill.second_pass_model)."""
     d = profile.distill
     if d.teacher == "oracle":
@@ -410,12 +413,10 @@ def make_teacher(profile: Any, *, second_pass: bool = False, model_path: Optiona
         return OpenAIChatTeacher(model, max_tokens=d.teacher_max_tokens, temperature=d.teacher_temperature,
                                  max_retries=d.max_retries, workers=d.api_workers)
     if d.teacher == "vllm":
-        g = profile.generation
-        return LocalModelTeacher(model_path or d.teacher_model, backend=g.backend, max_tokens=d.teacher_max_tokens,
-                                 temperature=d.teacher_temperature, seed=profile.seed, dtype=profile.model.dtype,
-                                 device=profile.device, batch_size=g.batch_size,
-                                 gpu_memory_utilization=g.gpu_memory_utilization,
-                                 tensor_parallel_size=g.tensor_parallel_size)
+        from .generation import generator_options
+
+        return LocalModelTeacher(model_path or d.teacher_model, engine=generator_options(profile),
+                                 max_tokens=d.teacher_max_tokens, temperature=d.teacher_temperature, seed=profile.seed)
     raise ConfigError(f"distill.teacher {d.teacher!r} has no teacher object (use load_released_traces); "
                       f"choose one of {', '.join(TEACHERS)}")
 
@@ -425,35 +426,28 @@ def make_teacher(profile: Any, *, second_pass: bool = False, model_path: Optiona
 
 
 class TraceStore:
-    """Append-only JSONL of every teacher reply, keyed by (pair id, pass); the latest record of a key wins."""
+    """Append-only JSONL of every teacher reply, keyed by (pair id, pass); the latest record of a key wins.
+
+    The file is an `AppendLog`: each reply is fsynced as it arrives, and a last line cut short by a crash is
+    removed on opening (its request is made again).
+    """
 
     def __init__(self, path: os.PathLike | str):
-        self.path = Path(path)
-        self.repaired_bytes = 0
+        self.log = AppendLog(path, what="teacher reply store (JSON Lines)")
+        self.path = self.log.path
         self._records: dict[tuple[str, int], dict] = {}
-        self._load()
-
-    def _load(self) -> None:
-        if not self.path.exists():
-            return
-        raw = self.path.read_bytes()
-        if raw and not raw.endswith(b"\n"):
-            # a crash in the middle of an append leaves a partial last line: cut it off, it is regenerated
-            keep = raw.rfind(b"\n") + 1
-            self.repaired_bytes = len(raw) - keep
-            with open(self.path, "r+b") as fh:
-                fh.truncate(keep)
-            raw = raw[:keep]
-        for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, rec in self.log.rows():
             try:
-                rec = json.loads(line)
                 key = (str(rec["pair_id"]), int(rec["pass"]))
             except (ValueError, KeyError, TypeError):
                 raise DataError(f"{self.path}, line {number}: not a trace-store record; move the file away to "
                                 "start over") from None
             self._records[key] = rec
+
+    @property
+    def repaired_bytes(self) -> int:
+        """Bytes of an incomplete last line removed when the store was opened."""
+        return self.log.repaired_bytes
 
     def get(self, pair_id: str, pass_no: int) -> Optional[dict]:
         """The latest record for (pair id, pass), or None."""
@@ -461,12 +455,7 @@ class TraceStore:
 
     def append(self, record: dict) -> None:
         """Write one record durably (flush + fsync) before anything else happens."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        self.log.append([record])
         self._records[(str(record["pair_id"]), int(record["pass"]))] = record
 
     def records(self) -> list[dict]:
@@ -688,7 +677,7 @@ def load_released_traces(source: str = RELEASED_DATASET, limit: int = 0,
                      "malformed_reasons": mix.reasons_table()}
 
 
-def collect_traces(profile: Any, rows: Sequence[dict], store_path: os.PathLike | str, *,
+def collect_traces(profile: Profile, rows: Sequence[dict], store_path: os.PathLike | str, *,
                    progress: Optional[Callable[[str], None]] = None) -> TraceReport:
     """Distillation data as the profile asks: the two-pass recipe with its teacher, or the released traces."""
     d = profile.distill
@@ -706,14 +695,6 @@ def collect_traces(profile: Any, rows: Sequence[dict], store_path: os.PathLike |
         first.close()
         if second is not None:
             second.close()
-
-
-def records_digest(records: Sequence[dict]) -> str:
-    """A short content hash of SFT records (what a trained model was trained on)."""
-    h = hashlib.sha256()
-    for r in records:
-        h.update(json.dumps([r["prompt"], r["completion"]], sort_keys=True, ensure_ascii=False).encode())
-    return h.hexdigest()[:16]
 
 
 _STAT_LABELS = (
@@ -741,7 +722,8 @@ def summary_rows(report: TraceReport) -> list[tuple[str, Any]]:
 def report_summary(report: TraceReport) -> dict:
     """Plain-data summary of a distillation run for the manifest and the notebook (no trace texts)."""
     return {"stats": report.stats, "teacher": report.teacher,
-            "records_sha": records_digest(report.records) if report.records else None}
+            "records_sha": content_hash([[r["prompt"], r["completion"]] for r in report.records])
+            if report.records else None}
 
 
 __all__ = [
@@ -750,5 +732,5 @@ __all__ = [
     "OpenAIChatTeacher", "make_teacher", "TraceStore", "TraceReport", "validate_prompt", "teacher_messages",
     "hint_messages",
     "trace_verdict", "sample_for_teacher", "run_two_pass", "released_records", "load_released_traces",
-    "collect_traces", "records_digest", "summary_rows", "report_summary", "is_settled",
+    "collect_traces", "summary_rows", "report_summary", "is_settled",
 ]

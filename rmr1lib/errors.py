@@ -13,5 +13,9 @@ class DataError(RmR1Error, ValueError):
     """A data row, file or field does not match the expected schema."""
 
 
+class RowError(DataError):
+    """One row (line) of a file is malformed; the message names the file, the line and, where known, the key."""
+
+
 class OfflineError(RmR1Error, RuntimeError):
     """Something would need the network (for example the Hugging Face hub) and we are offline."""

@@ -1,4 +1,4 @@
-"""Evaluation on RewardBench, RM-Bench and RMB (the paper's experiments; facts doc §6).
+"""Evaluation on RewardBench, RM-Bench and RMB (the paper's experiments, §4; docs/paper-settings.md).
 
 Two halves:
 
@@ -26,7 +26,6 @@ imported inside the functions that start them.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -37,10 +36,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
-from .errors import ConfigError, DataError, RmR1Error
+from .errors import ConfigError, DataError, RmR1Error, RowError
+from .hubids import released_judge
 from .parsing import VERDICT_MODES, parse_verdict
+from .profiles import EvalConfig, GenerationConfig, JudgeConfig, Profile
 from .prompts import PROMPT_KINDS, build_messages
-from .scoring import BENCHMARKS, REWARDBENCH_SUBSETS, rmb_goal, score_file, validate_row
+from .files import AppendLog, model_fingerprint
+from .scoring import BENCHMARKS, REWARDBENCH_SUBSETS, rmb_goal, score_file, validate_result_row
 
 PathLike = Union[str, Path]
 ORDER_MODES = ("random", "both", "AB", "BA")
@@ -48,6 +50,8 @@ ORDER_MODES = ("random", "both", "AB", "BA")
 RECORDED_SETTINGS = ("prompt_kind", "max_new_tokens", "temperature", "top_p", "verdict_rule", "orders",
                      "order_seed", "sampling_seed")
 DEFAULT_PAPER_MODEL = "RM-R1-Qwen2.5-Instruct-7B"
+# Defaults live in one place, the profile dataclasses: a bare EvalSettings and the command line use them too.
+_GENERATION, _JUDGE, _EVAL = GenerationConfig(), JudgeConfig(), EvalConfig()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -59,14 +63,14 @@ class EvalSettings:
     """What decides a judgement and how it is read; every field but batch_size is recorded on each row."""
 
     prompt_kind: str
-    max_new_tokens: int
-    temperature: float = 0.0
-    top_p: float = 1.0
-    verdict_rule: str = "lenient"
-    orders: str = "random"
+    max_new_tokens: int = _GENERATION.max_new_tokens
+    temperature: float = _GENERATION.temperature
+    top_p: float = _GENERATION.top_p
+    verdict_rule: str = _JUDGE.verdict_rule
+    orders: str = _EVAL.orders
     order_seed: int = 0
     sampling_seed: int = 0
-    batch_size: int = 32
+    batch_size: int = _GENERATION.batch_size
 
     def check(self) -> "EvalSettings":
         """Raise ConfigError naming the first bad field; return self."""
@@ -129,27 +133,6 @@ def plan_judgements(comparisons: Sequence, orders: str, seed: int) -> list[tuple
     return plan
 
 
-def model_fingerprint(model: str) -> str:
-    """A short content fingerprint of a local model folder (config and weight files); a hub name as given."""
-    path = Path(model)
-    if not path.is_dir():
-        return f"name:{model}"
-    digest = hashlib.sha256()
-    config = path / "config.json"
-    if config.exists():
-        digest.update(config.read_bytes())
-    chunk = 1 << 20
-    for weights in sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".pt")):
-        size = weights.stat().st_size
-        digest.update(f"{weights.name}|{size}".encode())
-        with open(weights, "rb") as fh:
-            digest.update(fh.read(chunk))
-            if size > 2 * chunk:
-                fh.seek(size - chunk)
-                digest.update(fh.read(chunk))
-    return "sha256:" + digest.hexdigest()[:16]
-
-
 # ----------------------------------------------------------------------------------------------------------
 # resumable results files
 
@@ -160,33 +143,21 @@ def _identity(row: dict) -> tuple:
     return (row["benchmark"], str(row["id"]), row["order"])
 
 
+def results_log(results_path: PathLike) -> AppendLog:
+    """The results file as an append-only log (one row per judgement; an interrupted last line is cut off)."""
+    return AppendLog(results_path, what="results file (JSON Lines)")
+
+
 def read_done(results_path: PathLike, expected: Optional[dict] = None) -> set[tuple]:
     """The (comparison key + order) of every row already in a results file (none if it does not exist).
 
     A last line cut off by an interruption is removed from the file; any other bad line is an error naming the
     file and line. With `expected` (model and settings), a row made differently raises ConfigError.
     """
-    path = Path(results_path)
-    if not path.exists():
-        return set()
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    if lines and lines[-1].strip():
-        # no trailing newline: the last write was interrupted; drop the partial row so it is judged again
-        keep = raw[: len(raw) - len(lines[-1])]
-        with open(path, "r+b") as fh:
-            fh.truncate(len(keep))
-        lines = lines[:-1]
     done: set[tuple] = set()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg}); fix or delete the file") from None
-        validate_row(row, where)
+    for number, row in results_log(results_path).rows():
+        where = f"{results_path}, line {number}"
+        validate_result_row(row, where)
         for key, value in (expected or {}).items():
             if row.get(key) != value:
                 raise ConfigError(
@@ -195,7 +166,7 @@ def read_done(results_path: PathLike, expected: Optional[dict] = None) -> set[tu
                     f"this one to start over.")
         ident = _identity(row)
         if ident in done:
-            raise DataError(f"{where}: a second row for the same comparison and order {ident}")
+            raise RowError(f"{where}: a second row for the same comparison and order {ident}")
         done.add(ident)
     return done
 
@@ -252,8 +223,7 @@ def judge_comparisons(generator: Any, comparisons: Sequence, settings: EvalSetti
     engine = generator() if owned else generator
     report["engine_seconds"] = round(time.time() - engine_start, 3)
     sampling = settings.sampling()
-    path = Path(results_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    log = results_log(results_path)
     batches = list(_batches(todo, settings.batch_size))
     if progress:
         from tqdm.auto import tqdm
@@ -261,19 +231,16 @@ def judge_comparisons(generator: Any, comparisons: Sequence, settings: EvalSetti
         batches = tqdm(batches, desc="judge", unit="batch")
     started = time.time()
     try:
-        with open(path, "a", encoding="utf-8") as fh:
-            for batch in batches:
-                prompts = [build_messages(settings.prompt_kind, *c.conversations(o)) for c, o in batch]
-                texts = engine.generate(prompts, sampling)
-                if len(texts) != len(batch):
-                    raise RmR1Error(f"the generator returned {len(texts)} texts for {len(batch)} prompts")
-                for (comp, order), text in zip(batch, texts):
-                    row = judgement_row(comp, order, text, settings.verdict_rule, expected, keep_text)
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    report["judged"] += 1
-                    report["generated_chars"] += len(text)
-                fh.flush()
-                os.fsync(fh.fileno())
+        for batch in batches:
+            prompts = [build_messages(settings.prompt_kind, *c.conversations(o)) for c, o in batch]
+            texts = engine.generate(prompts, sampling)
+            if len(texts) != len(batch):
+                raise RmR1Error(f"the generator returned {len(texts)} texts for {len(batch)} prompts")
+            rows = [judgement_row(comp, order, text, settings.verdict_rule, expected, keep_text)
+                    for (comp, order), text in zip(batch, texts)]
+            log.append(rows)
+            report["judged"] += len(rows)
+            report["generated_chars"] += sum(len(t) for t in texts)
     finally:
         if owned and hasattr(engine, "close"):
             engine.close()
@@ -285,29 +252,28 @@ def judge_comparisons(generator: Any, comparisons: Sequence, settings: EvalSetti
 
 
 def evaluate_model(model: str, comparisons: Sequence, settings: EvalSettings, results_path: PathLike, *,
-                   backend: str = "vllm", dtype: str = "float32", device: str = "cpu",
-                   max_model_len: Optional[int] = None, gpu_memory_utilization: float = 0.85,
-                   tensor_parallel_size: int = 1, trust_remote_code: bool = False, keep_text: bool = True,
-                   label: Optional[str] = None, progress: bool = False) -> dict:
+                   engine: Optional[dict] = None, keep_text: bool = True, label: Optional[str] = None,
+                   progress: bool = False) -> dict:
     """Judge `comparisons` with a model folder or hub name; the engine starts only if work is left.
 
-    Rows record `label` (default: `model` as given) as the model, with a fingerprint of its weights; a label
-    such as "sft_model" keeps a results file free of machine-specific paths."""
+    `engine` holds the generation engine's settings (`rmr1lib.generation.generator_options(profile)` for a
+    profile; default: vLLM with its defaults). Rows record `label` (default: `model` as given) as the model, with
+    a fingerprint of its weights; a label such as "sft_model" keeps a results file free of machine-specific paths.
+    """
     from .hub import resolve_model
 
     location = resolve_model(model)
+    options = {"backend": "vllm", **(engine or {}), "seed": settings.sampling_seed}
+    options.setdefault("batch_size", settings.batch_size)
 
     def start():
         from .generation import load_generator
 
-        return load_generator(location, backend, dtype=dtype, device=device, seed=settings.sampling_seed,
-                              batch_size=settings.batch_size, max_model_len=max_model_len,
-                              gpu_memory_utilization=gpu_memory_utilization,
-                              tensor_parallel_size=tensor_parallel_size, trust_remote_code=trust_remote_code)
+        return load_generator(location, **options)
 
     report = judge_comparisons(start, comparisons, settings, results_path, model=label or model,
                                fingerprint=model_fingerprint(location), keep_text=keep_text, progress=progress)
-    report["backend"] = backend
+    report["backend"] = options["backend"]
     return report
 
 
@@ -315,7 +281,7 @@ def evaluate_model(model: str, comparisons: Sequence, settings: EvalSettings, re
 # profiles and the paper
 
 
-def settings_from_profile(profile: Any, seed: Optional[int] = None) -> EvalSettings:
+def settings_from_profile(profile: Profile, seed: Optional[int] = None) -> EvalSettings:
     """EvalSettings from a profile: judge.prompt_kind / verdict_rule, generation.*, eval.orders, the seed."""
     seed = profile.seed if seed is None else seed
     gen = profile.generation
@@ -325,7 +291,7 @@ def settings_from_profile(profile: Any, seed: Optional[int] = None) -> EvalSetti
                         batch_size=gen.batch_size).check()
 
 
-def comparisons_from_profile(profile: Any, seed: Optional[int] = None) -> dict[str, list]:
+def comparisons_from_profile(profile: Profile, seed: Optional[int] = None) -> dict[str, list]:
     """{benchmark: comparisons} for the profile's eval section (miniature or real data, sources, caps)."""
     from .benchmarks import load_comparisons
 
@@ -412,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Judge RewardBench, RM-Bench and RMB comparisons with a model, append "
                                           "one row per judgement to --out (a rerun skips what is there), then "
                                           "print the scores as JSON.")
-    run.add_argument("model", help="a local model folder or a hub name (e.g. gaotang/RM-R1-Qwen2.5-Instruct-7B)")
+    run.add_argument("model", help=f"a local model folder or a hub name (e.g. {released_judge(DEFAULT_PAPER_MODEL)})")
     run.add_argument("--prompt-kind", required=True, choices=PROMPT_KINDS,
                      help="judge prompt; instruct_cor for Qwen2.5-Instruct judges, reasoning_model for "
                           "DeepSeek-distilled ones (never guessed from the model name)")
@@ -423,17 +389,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the real benchmark data, or the miniature synthetic versions (default real)")
     run.add_argument("--source", action="append", default=[], metavar="BENCHMARK=PATH_OR_NAME",
                      help="where a benchmark's real data is (a local file/folder or a hub dataset name)")
-    run.add_argument("--max-new-tokens", type=int, default=8192, help="token budget per judgement (8192)")
-    run.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
-    run.add_argument("--verdict-rule", choices=VERDICT_MODES, default="lenient",
-                     help="how a verdict is read: lenient (evaluation parser, default) or strict (training rule)")
-    run.add_argument("--orders", choices=ORDER_MODES, default="random",
-                     help="A/B order: seeded random per comparison (default), both orders, or fixed")
+    run.add_argument("--max-new-tokens", type=int, default=_GENERATION.max_new_tokens,
+                     help=f"token budget per judgement ({_GENERATION.max_new_tokens})")
+    run.add_argument("--temperature", type=float, default=_GENERATION.temperature,
+                     help=f"0 = greedy (default {_GENERATION.temperature:g})")
+    run.add_argument("--verdict-rule", choices=VERDICT_MODES, default=_JUDGE.verdict_rule,
+                     help="how a verdict is read: lenient (evaluation parser) or strict (training rule); "
+                          f"default {_JUDGE.verdict_rule}")
+    run.add_argument("--orders", choices=ORDER_MODES, default=_EVAL.orders,
+                     help=f"A/B order: seeded random per comparison, both orders, or fixed; default {_EVAL.orders}")
     run.add_argument("--seed", type=int, default=0, help="order and sampling seed (0)")
     run.add_argument("--backend", choices=("vllm", "transformers"), default="vllm")
-    run.add_argument("--batch-size", type=int, default=64, help="judgements per generation call and per flush")
-    run.add_argument("--max-items", type=int, default=0, help="cap on items per benchmark (0 = all)")
-    run.add_argument("--synthetic-n", type=int, default=1, help="miniature data: items per subset/domain/part")
+    run.add_argument("--batch-size", type=int, default=_GENERATION.batch_size,
+                     help=f"judgements per generation call and per flush ({_GENERATION.batch_size})")
+    run.add_argument("--max-items", type=int, default=_EVAL.max_items, help="cap on items per benchmark (0 = all)")
+    run.add_argument("--synthetic-n", type=int, default=_EVAL.synthetic_n,
+                     help=f"miniature data: items per subset/domain/part ({_EVAL.synthetic_n})")
     run.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16", "float16"))
     run.add_argument("--device", default="cuda", choices=("cpu", "cuda"))
     run.add_argument("--max-model-len", type=int, default=None, help="vLLM context length (default: model's)")
@@ -472,9 +443,9 @@ def _run_command(args: argparse.Namespace) -> dict:
     comparisons = [c for b in wanted for c in load_comparisons(b, args.data, source=sources.get(b), seed=args.seed,
                                                                synthetic_n=args.synthetic_n,
                                                                max_items=args.max_items)]
-    report = evaluate_model(args.model, comparisons, settings, args.out, backend=args.backend, dtype=args.dtype,
-                            device=args.device, max_model_len=args.max_model_len,
-                            tensor_parallel_size=args.tensor_parallel_size, keep_text=not args.no_text)
+    engine = dict(backend=args.backend, dtype=args.dtype, device=args.device, batch_size=args.batch_size,
+                  max_model_len=args.max_model_len, tensor_parallel_size=args.tensor_parallel_size)
+    report = evaluate_model(args.model, comparisons, settings, args.out, engine=engine, keep_text=not args.no_text)
     scores = score_file(args.out, rmbench_reference_bug=args.rmbench_reference_bug, benchmarks=wanted)
     name, why = paper_reference(args.model, args.compare_with)
     return {"run": report, "scores": scores, "paper": {"model": name, "why": why,
@@ -490,9 +461,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              benchmarks=args.benchmark)
         else:
             out = _run_command(args)
-    except (RmR1Error, OSError, UnicodeDecodeError) as exc:
+    except (RmR1Error, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if ", line " in str(exc):
+        if isinstance(exc, RowError):  # a malformed row: say where its format is described
             print("Fix that row (the result-row format is described in rmr1lib/scoring.py) and run again.",
                   file=sys.stderr)
         return 2

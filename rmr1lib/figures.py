@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 
 def pipeline_figure(highlight: Optional[str] = None):
@@ -131,6 +131,62 @@ def filter_figure(reasons: list):
     ax.set_ylabel("")
     ax.set_xlabel("rows left out")
     ax.set_title("What the build left out, and why")
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Notebook 03 (distillation)
+
+
+def teacher_passes_figure(stats: Mapping):
+    """Bars of the two teacher passes: sent, right in pass 1, re-asked and right in pass 2, kept and dropped."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    stages = pd.DataFrame([("sent to the teacher", stats["pairs"], "input"),
+                           ("right in pass 1", stats.get("pass1_correct", stats["kept"]), "pass 1"),
+                           ("re-asked in pass 2", stats.get("pass2_asked", 0), "pass 2"),
+                           ("right in pass 2", stats.get("pass2_correct", 0), "pass 2"),
+                           ("kept for SFT", stats["kept"], "result"),
+                           ("dropped", stats["pairs"] - stats["kept"], "result")],
+                          columns=["stage", "pairs", "step"])
+    fig, ax = plt.subplots(figsize=(7, 3))
+    sns.barplot(data=stages, y="stage", x="pairs", hue="step", dodge=False, ax=ax)
+    ax.set(title="Teacher traces: two passes and the correctness filter", ylabel="")
+    ax.legend(title="", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve_figure(history: Sequence[Mapping], title: str = "SFT loss on the teacher traces (trace tokens only)"):
+    """The training loss per logged optimizer step (an SFT loss history: rows with 'step' and 'loss')."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    sns.lineplot(data=pd.DataFrame(list(history)), x="step", y="loss", marker="o", ax=ax)
+    ax.set(title=title, xlabel="optimizer step", ylabel="loss")
+    fig.tight_layout()
+    return fig
+
+
+JUDGE_METRICS = ("parse_rate_lenient", "accuracy_lenient", "parse_rate_strict", "accuracy_strict", "complete_rate")
+
+
+def judge_metrics_figure(metrics: Mapping[str, Mapping], n: int, title: str = "Held-out pairs"):
+    """Parse rates, accuracies and complete-trace rate of several judges ({judge: verdict_metrics}) side by side."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    long = pd.DataFrame([{"metric": m, "judge": judge, "share": values[m]}
+                         for judge, values in metrics.items() for m in JUDGE_METRICS if m in values])
+    fig, ax = plt.subplots(figsize=(7, 3))
+    sns.barplot(data=long, x="share", y="metric", hue="judge", ax=ax)
+    ax.set(xlim=(0, 1), ylabel="", title=f"{title} (n={n}): {' vs '.join(metrics)}")
     fig.tight_layout()
     return fig
 

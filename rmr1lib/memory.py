@@ -1,6 +1,6 @@
 """A GPU memory planner for GRPO on one GPU: does a LoRA / QLoRA run of RM-R1's RL stage fit? (paper §3.3, §5).
 
-The paper trains every weight of 7B-32B models on 8-32 H100s (rmr1-facts.md §5). On one GPU the usual recipe
+The paper trains every weight of 7B-32B models on 8-32 H100s (docs/paper-settings.md). On one GPU the usual recipe
 is LoRA or QLoRA with TRL's GRPO trainer and vLLM generating the rollouts in the same process ("colocate").
 `estimate_memory` adds up, from a model's shape, what such a run keeps on the GPU:
 
@@ -45,7 +45,6 @@ GPU_SIZES_GIB = (24, 48, 80)
 MODES = ("lora", "qlora", "full")
 NF4_BITS_PER_PARAM = 4 + 0.127      # QLoRA paper: double quantisation leaves 0.127 bits of constants per weight
 RUNTIME_OVERHEAD_BYTES = int(1.5 * GIB)
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 @dataclass(frozen=True)
@@ -97,10 +96,14 @@ class ModelShape:
         """Parameters outside the embedding and LM head (the model cards' "non-embedding" count)."""
         return self.total_params() - self.embedding_params()
 
-    def lora_params(self, r: int, targets: tuple[str, ...] = LORA_TARGETS) -> int:
-        """Trainable LoRA parameters: r x (in + out) for each targeted linear layer of every decoder layer."""
+    def lora_params(self, r: int, targets: Optional[tuple[str, ...]] = None) -> int:
+        """Trainable LoRA parameters: r x (in + out) for each targeted linear layer of every decoder layer.
+
+        targets=None means every linear layer of the decoder, which is what the profiles' lora_targets
+        'all-linear' selects (PEFT leaves the LM head out).
+        """
         shapes = self.linear_shapes()
-        return self.layers * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
+        return self.layers * sum(r * (shapes[t][0] + shapes[t][1]) for t in (targets or shapes))
 
     def kv_bytes_per_token(self, dtype_bytes: int = 2) -> int:
         """KV-cache bytes one token occupies in every layer (keys and values)."""

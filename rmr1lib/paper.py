@@ -1,4 +1,4 @@
-"""The paper's numbers (Tables 1, 2, 3 and the per-benchmark breakdowns 6, 7, 8; facts doc §7) and a
+"""The paper's numbers (Tables 1, 2, 3 and the per-benchmark breakdowns 6, 7, 8) and a
 "paper vs this run" comparison.
 
 The numbers live in data/paper_results.csv, long format: model, table, benchmark, metric, value, as_printed,
@@ -23,7 +23,7 @@ COLUMNS = ("model", "table", "benchmark", "metric", "value", "as_printed", "sour
 TABLES = ("1", "2", "3", "6", "7", "8")
 #: When a model's number appears in several tables, the comparison uses the first table in this order.
 TABLE_PREFERENCE = ("6", "7", "8", "1", "2", "3")
-#: Short names used in the facts doc, for convenience.
+#: Short names (DS = DeepSeek-distilled, Inst = Qwen2.5-Instruct), for convenience.
 MODEL_ALIASES = {
     "DS-7B": "RM-R1-DeepSeek-Distilled-Qwen-7B", "DS-14B": "RM-R1-DeepSeek-Distilled-Qwen-14B",
     "DS-32B": "RM-R1-DeepSeek-Distilled-Qwen-32B", "Inst-7B": "RM-R1-Qwen2.5-Instruct-7B",

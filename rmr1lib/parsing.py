@@ -1,6 +1,6 @@
 """Reading a judge's output: the verdict rules and the Chain-of-Rubrics trace parser (paper sections 3.2-3.3).
 
-Two verdict rules exist in the paper's code, and they disagree on purpose-built cases (rmr1-facts.md §3):
+Two verdict rules exist in the paper's code, and they disagree on purpose-built cases (docs/paper-settings.md):
     strict   (training reward, paper Eq. 8): look ONLY at the final `window` (80) characters of the output,
              exactly as decoded (no stripping); the exact tag <answer>[[A]]</answer> of exactly one side must be
              there. A tag followed by more than ~60 characters of anything (even whitespace) is not seen.
@@ -8,9 +8,11 @@ Two verdict rules exist in the paper's code, and they disagree on purpose-built 
              A think block that mentions both tokens therefore gives no verdict.
 Both return "A", "B" or None (no verdict: scored 0 at evaluation, -1 as a reward).
 
-`parse_trace` splits a CoR trace into its parts and never raises: malformed, truncated, nested, repeated or
-empty text gives a TraceParse whose `missing` lists the expected parts that are absent and whose `problems`
-says, in words, what else was wrong.
+`parse_trace` splits a CoR trace into its parts and never raises on the text: malformed, truncated, nested,
+repeated or empty text gives a TraceParse whose `missing` lists the expected parts that are absent and whose
+`problems` says, in words, what else was wrong. It runs in time linear in the length of the text (a degenerate
+judge output of megabytes of repeated tags parses in well under a second). A bad `window` argument is the
+caller's mistake, not the judge's: both functions raise ConfigError for it.
 
 Pure core: standard library only.
 """
@@ -75,11 +77,27 @@ class AnswerTag:
         return {"[[A]]": "A", "[[B]]": "B"}.get(self.content)
 
 
+def _elements(text: str, tag: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every complete <tag>...</tag>, non-overlapping, in order: each element runs from an
+    opening tag to the first closing tag after it. One pass over the text (str.find), so linear time."""
+    open_t, close_t = f"<{tag}>", f"</{tag}>"
+    found, pos = [], 0
+    while True:
+        start = text.find(open_t, pos)
+        if start < 0:
+            return found
+        end = text.find(close_t, start + len(open_t))
+        if end < 0:  # no closing tag after this opening one, so none after any later one either
+            return found
+        found.append((start, end + len(close_t), text[start + len(open_t):end]))
+        pos = end + len(close_t)
+
+
 def answer_tags(text: Any) -> list[AnswerTag]:
     """Every complete <answer>...</answer> element in `text`, in order (empty for non-str text)."""
     if not isinstance(text, str):
         return []
-    return [AnswerTag(m.start(), m.end(), m.group(1)) for m in re.finditer(r"<answer>(.*?)</answer>", text, re.S)]
+    return [AnswerTag(start, end, content) for start, end, content in _elements(text, "answer")]
 
 
 @dataclass
@@ -162,7 +180,7 @@ def _first_element(text: str, tag: str, problems: list[str], where: str = "") ->
 
 def _all_elements(text: str, tag: str, problems: list[str]) -> list[str]:
     """Stripped contents of every complete <tag>...</tag> (non-overlapping, in order)."""
-    found = [m.group(1).strip() for m in re.finditer(rf"<{tag}>(.*?)</{tag}>", text, re.S)]
+    found = [content.strip() for _, _, content in _elements(text, tag)]
     if text.count(f"<{tag}>") > len(found):
         problems.append(f"<{tag}> is opened more often than it is closed")
     return found
@@ -190,9 +208,12 @@ def _split_think(text: str, problems: list[str]) -> tuple[Optional[str], str]:
 # ----------------------------------------------------------------------------------------------------------
 # Rubric items
 # ----------------------------------------------------------------------------------------------------------
-_NUMBERED = re.compile(r"^\s*(?:\d+[.)]|\(\d+\))\s+(?P<body>.+?)\s*$")
-_BULLET = re.compile(r"^\s*[-*\u2022+]\s+(?P<body>.+?)\s*$")
-_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+# Matched against stripped lines. Every pattern here is linear: no lazy group before an optional tail, and a
+# number starts only where no digit precedes it (else a long run of digits is rescanned from each position).
+_NUMBERED = re.compile(r"(?:\d+[.)]|\(\d+\))\s+(?P<body>.+)")
+_BULLET = re.compile(r"[-*\u2022+]\s+(?P<body>.+)")
+_PERCENT = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*%")
+_WEIGHT_LABEL = re.compile(r"(?:weight(?:ing)?\s*[:=]?)$", re.I)
 
 
 def _item_from_line(body: str) -> RubricItem:
@@ -201,10 +222,18 @@ def _item_from_line(body: str) -> RubricItem:
     if not matches:
         return RubricItem(body.strip(), None)
     last = matches[-1]
-    # Cut the weight together with an enclosing bracket and an optional "weight:" label.
-    before = re.search(r"[\(\[]?\s*(?:weight(?:ing)?\s*[:=]?\s*)?$", body[:last.start()], re.I)
-    after = re.match(r"\s*[\)\]]?", body[last.end():])
-    text = body[:before.start()] + " " + body[last.end() + after.end():]
+    # Cut the weight together with an enclosing bracket and an optional "weight:" label (the label is looked for
+    # in the last few characters only, so this stays linear however long the line is).
+    head = body[:last.start()].rstrip()
+    label = _WEIGHT_LABEL.search(head[-16:])
+    if label:
+        head = head[:len(head) - (len(head[-16:]) - label.start())].rstrip()
+    if head.endswith(("(", "[")):
+        head = head[:-1]
+    tail = body[last.end():].lstrip()
+    if tail.startswith((")", "]")):
+        tail = tail[1:]
+    text = head + " " + tail
     text = re.sub(r"\s+", " ", text).strip(" \t-:\u2013\u2014,;")
     return RubricItem(text, float(last.group(1)) / 100.0)
 
@@ -212,7 +241,7 @@ def _item_from_line(body: str) -> RubricItem:
 def _rubric_items(rubric: str, problems: list[str]) -> list[RubricItem]:
     """List items of a rubric outside its <justify> block; numbered items win over bullets (sub-points)."""
     outside = re.sub(r"<justify>.*?(</justify>|$)", "", rubric, flags=re.S)
-    lines = outside.splitlines()
+    lines = [line.strip() for line in outside.splitlines()]
     numbered = [m.group("body") for m in map(_NUMBERED.match, lines) if m]
     bodies = numbered or [m.group("body") for m in map(_BULLET.match, lines) if m]
     items = [_item_from_line(body) for body in bodies]
@@ -253,7 +282,11 @@ def _diagnose_answer(text: str, window: int, problems: list[str]) -> None:
 
 
 def parse_trace(text: Any, window: int = STRICT_WINDOW) -> TraceParse:
-    """Split a judge trace into its tagged parts; never raises on malformed or truncated text."""
+    """Split a judge trace into its tagged parts; never raises on malformed or truncated text (linear time).
+
+    A `window` that is not a positive int raises ConfigError, as in parse_verdict.
+    """
+    _check_window(window)
     parse = TraceParse()
     problems = parse.problems
     if not isinstance(text, str):
@@ -261,9 +294,6 @@ def parse_trace(text: Any, window: int = STRICT_WINDOW) -> TraceParse:
         text = ""
     if not text.strip():
         problems.append("the output is empty")
-    if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
-        problems.append(f"window {window!r} is not a positive int; used {STRICT_WINDOW}")
-        window = STRICT_WINDOW
 
     parse.think, body = _split_think(text, problems)
 

@@ -1,10 +1,10 @@
 """Profiles: one YAML file per scale (smoke, single_gpu, cluster) validated against typed dataclasses.
 
 Every hyper-parameter lives in a dataclass field with a one-line help text; the cluster profile's defaults
-are the paper's (rmr1-facts.md section 5). A profile is data a user can copy and edit: load it by name
-(`load_profile("smoke")`) or by path (`load_profile("my_profile.yaml")`), and pass overrides as a dict of
-dotted keys (`{"sft.learning_rate": 1e-5}`), a nested dict, or a YAML string. An unknown key or a bad value
-fails at once with the key, the value and what is allowed.
+are the paper's (docs/paper-settings.md says where each comes from). A profile is data a user can copy and
+edit: load it by name (`load_profile("smoke")`) or by path (`load_profile("my_profile.yaml")`), and pass
+overrides as a dict of dotted keys (`{"sft.learning_rate": 1e-5}`), a nested dict, or a YAML string. An unknown
+key or a bad value fails at once with the key, the value and what is allowed.
 
 Pure core: imports only the standard library and PyYAML.
 """
@@ -21,25 +21,23 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 
 from .errors import ConfigError
-from .prompts import PROMPT_KINDS
+from .hubids import BASE_MODELS, BENCHMARK_DATASETS, RELEASED_DATASETS, RMB_REPOSITORY
+from .prompts import PLACEMENTS, PROMPT_KINDS
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 BUILTIN_PROFILES = ("smoke", "single_gpu", "cluster")
+TRAINING_MODES = ("full", "lora", "qlora")
 
-# Paper learning rates by model size (rmr1-facts.md section 5); "auto" in a profile resolves through these.
+# Paper learning rates by model size (paper's training details; docs/paper-settings.md); "auto" resolves through these.
 PAPER_SFT_LR = {"7B": 5e-6, "14B": 3e-6, "32B": 2e-6}
 PAPER_RL_LR = {
     "qwen2.5-instruct": {"7B": 1e-6, "14B": 7e-7, "32B": 5e-7},
     "deepseek-r1-distill-qwen": {"7B": 1e-6, "14B": 1e-6, "32B": 8e-7},
 }
-HUB_NAMES = {
-    "qwen2.5-instruct": "Qwen/Qwen2.5-{size}-Instruct",
-    "deepseek-r1-distill-qwen": "deepseek-ai/DeepSeek-R1-Distill-Qwen-{size}",
-}
 
 
 def _f(default: Any, help: str, **checks: Any) -> Any:
-    """A dataclass field with a help text and optional checks (choices, ge, gt, le)."""
+    """A dataclass field with a help text and optional checks (choices, ge, gt, le, lt)."""
     meta = {"help": help, **checks}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
@@ -81,7 +79,7 @@ class DataConfig:
     kinds: list = _f(["reasoning", "chat", "safety"], "synthetic pair kinds",
                      items=("reasoning", "chat", "safety"))
     multi_turn_fraction: float = _f(0.25, "share of synthetic pairs with an earlier exchange", ge=0.0, le=1.0)
-    placement: str = _f("random", "A/B placement of the preferred response", choices=("random", "alternate"))
+    placement: str = _f("random", "A/B placement of the preferred response", choices=PLACEMENTS)
     max_prompt_tokens: int = _f(4096, "rows whose rendered prompt is longer are filtered out", ge=16)
     skip_bad_rows: bool = _f(False, "drop malformed rows with a reasons table instead of failing")
     dedup: bool = _f(True, "drop repeated pairs (same client turns and responses) and contradicting labels")
@@ -121,9 +119,9 @@ class GenerationConfig:
 
 @dataclass
 class SFTConfig:
-    """Distillation SFT (paper section on distillation; rmr1-facts.md section 5)."""
+    """Distillation SFT (paper §3 and training details; docs/paper-settings.md; notebook 03, rmr1lib.sft)."""
 
-    mode: str = _f("full", "what is trained", choices=("full", "lora", "qlora"))
+    mode: str = _f("full", "what is trained", choices=TRAINING_MODES)
     learning_rate: Union[float, str] = _f("auto", "peak LR; 'auto' = paper value for the model size")
     epochs: float = _f(1.0, "passes over the traces", gt=0.0)
     max_steps: int = _f(-1, "stop after this many optimizer steps (-1 = use epochs)", ge=-1)
@@ -148,9 +146,9 @@ class SFTConfig:
 
 @dataclass
 class RLConfig:
-    """GRPO with the verifiable reward (rmr1-facts.md sections 3 and 5; notebook 04, rmr1lib.rl)."""
+    """GRPO with the verifiable reward (paper §3.3, Eq. 8; docs/paper-settings.md; notebook 04, rmr1lib.rl)."""
 
-    mode: str = _f("full", "what is trained", choices=("full", "lora", "qlora"))
+    mode: str = _f("full", "what is trained", choices=TRAINING_MODES)
     learning_rate: Union[float, str] = _f("auto", "constant LR; 'auto' = paper value for family and size")
     num_generations: int = _f(7, "rollouts per prompt (group size)", ge=2)
     prompts_per_step: int = _f(1024, "prompts per rollout batch (all GPUs together)", ge=1)
@@ -176,7 +174,16 @@ class RLConfig:
     lora_r: int = _f(64, "LoRA rank (lora/qlora)", ge=1)
     lora_alpha: int = _f(128, "LoRA alpha", ge=1)
     lora_dropout: float = _f(0.0, "LoRA dropout (0 keeps policy log-probs deterministic)", ge=0.0, le=1.0)
+    lora_targets: str = _f("all-linear", "LoRA target modules: 'all-linear' or comma-separated module names")
+    weight_decay: float = _f(0.01, "AdamW weight decay (paper: 0.01)", ge=0.0)
+    max_grad_norm: float = _f(1.0, "gradient clipping norm (paper: 1.0)", gt=0.0)
+    adam_beta1: float = _f(0.9, "AdamW beta1 (paper: 0.9)", ge=0.0, lt=1.0)
+    adam_beta2: float = _f(0.999, "AdamW beta2 (paper: 0.999)", ge=0.0, lt=1.0)
+    lr_scheduler: str = _f("constant", "LR schedule (paper: constant)", choices=("constant", "cosine", "linear"))
+    warmup_ratio: float = _f(0.0, "share of steps spent warming up (paper: none)", ge=0.0, le=1.0)
+    logging_steps: int = _f(1, "log metrics every N steps (paper: every step)", ge=1)
     save_steps: int = _f(10, "checkpoint every N steps (resume point)", ge=1)
+    keep_checkpoints: int = _f(2, "newest checkpoints kept on disk", ge=1)
     eval_steps: int = _f(10, "held-out verdict accuracy every N steps", ge=1)
     eval_max_pairs: int = _f(64, "held-out pairs judged at each evaluation (0 = all)", ge=0)
     report_to: str = _f("none", "TRL logging back-end", choices=("none", "tensorboard", "trackio"))
@@ -205,7 +212,7 @@ class RLConfig:
 
 @dataclass
 class DistillConfig:
-    """Teacher traces for distillation (rmr1-facts.md section 4; notebook 03)."""
+    """Teacher traces for distillation (paper §3; docs/paper-settings.md; notebook 03)."""
 
     teacher: str = _f("oracle", "who writes traces", choices=("oracle", "openai", "vllm", "released"))
     teacher_model: str = _f("", "API model name (openai) or local model folder / hub name (vllm)")
@@ -220,12 +227,13 @@ class DistillConfig:
     teacher_temperature: float = _f(0.0, "teacher sampling temperature (0 = greedy)", ge=0.0)
     second_pass_model: str = _f("", "API model for pass 2 (paper: o3 after Claude); empty = teacher_model")
     api_workers: int = _f(4, "API requests in flight at once", ge=1)
-    released_source: str = _f("gaotang/RM-R1-Distill-SFT", "teacher 'released': hub name or local .jsonl/.parquet")
+    released_source: str = _f(RELEASED_DATASETS["distill_sft"],
+                              "teacher 'released': hub name or local .jsonl/.parquet")
 
 
 @dataclass
 class EvalConfig:
-    """Benchmark evaluation (rmr1-facts.md section 6; notebook 06)."""
+    """Benchmark evaluation (paper §4; docs/paper-settings.md; notebook 06)."""
 
     benchmarks: list = _f(["rewardbench", "rm-bench", "rmb"], "benchmarks to run",
                           items=("rewardbench", "rm-bench", "rmb"))
@@ -237,9 +245,10 @@ class EvalConfig:
     checkpoint: str = _f("auto", "judge to evaluate: 'auto' = the run's latest judge, else a folder or hub name")
     rmbench_reference_bug: bool = _f(False, "reproduce the reference code's RM-Bench aggregation bug")
     synthetic_n: int = _f(2, "miniature data: items per RewardBench subset, RM-Bench domain and RMB part", ge=1)
-    rewardbench_source: str = _f("allenai/reward-bench", "real data: hub name or local file (split 'filtered')")
-    rmbench_source: str = _f("THU-KEG/RM-Bench", "real data: hub name or local total_dataset.json")
-    rmb_source: str = _f("", "real data: local RMB_dataset folder of a clone of Zhou-Zoey/RMB-Reward-Model-Benchmark")
+    rewardbench_source: str = _f(BENCHMARK_DATASETS["rewardbench"],
+                                 "real data: hub name or local file (split 'filtered')")
+    rmbench_source: str = _f(BENCHMARK_DATASETS["rm-bench"], "real data: hub name or local total_dataset.json")
+    rmb_source: str = _f("", f"real data: local RMB_dataset folder of a clone of {RMB_REPOSITORY}")
     paper_model: str = _f("auto", "paper model for 'paper vs this run' ('auto': the checkpoint's own, else same base)")
 
 
@@ -269,7 +278,7 @@ class Profile:
             return m.name_or_path
         if m.family == "tiny":
             return "tiny"
-        return HUB_NAMES[m.family].format(size=m.size)
+        return BASE_MODELS[m.family].format(size=m.size)
 
     def sft_learning_rate(self) -> float:
         """The SFT learning rate, resolving 'auto' through the paper's table."""
@@ -356,6 +365,8 @@ def _check_value(path: str, value: Any, ftype: Any, meta: dict) -> Any:
             raise ConfigError(f"{path}: {value!r} is too small; must be > {meta['gt']}")
         if "le" in meta and value > meta["le"]:
             raise ConfigError(f"{path}: {value!r} is too large; must be <= {meta['le']}")
+        if "lt" in meta and value >= meta["lt"]:
+            raise ConfigError(f"{path}: {value!r} is too large; must be < {meta['lt']}")
     return value
 
 
@@ -409,7 +420,7 @@ def _check_consistency(p: Profile) -> None:
     if p.device == "cpu" and p.rl.use_vllm:
         raise ConfigError(
             "rl.use_vllm: true needs device 'cuda'; TRL's vLLM colocate mode does not run on CPU "
-            "(see the stack notes). Set rl.use_vllm: false for CPU profiles."
+            "(docs/stack.md). Set rl.use_vllm: false for CPU profiles."
         )
     if p.device == "cpu" and p.model.dtype != "float32":
         raise ConfigError(f"model.dtype: {p.model.dtype!r} on device 'cpu'; use float32 on CPU")

@@ -1,6 +1,6 @@
 """Judge prompts: the Chain-of-Rubrics (CoR) prompt and its ablations (paper section 3, Chain-of-Rubrics).
 
-The structure follows the paper (rmr1-facts.md section 2); the wording is our own.
+The structure follows the paper (§3; summarised in docs/paper-settings.md); the wording is our own.
 
 Prompt kinds (always passed explicitly; the reference code guessed the prompt from the model NAME, so a local
 checkpoint silently got the wrong one):
@@ -27,6 +27,8 @@ from .errors import ConfigError, DataError
 
 PROMPT_KINDS = ("instruct_cor", "reasoning_model", "plain_judge", "rubrics_only")
 ROLES = ("system", "user", "assistant")
+#: Where the preferred response of a pair is shown: seeded random per pair, or alternating A/B by position.
+PLACEMENTS = ("random", "alternate")
 VERDICT_TAGS = ("<answer>[[A]]</answer>", "<answer>[[B]]</answer>")
 
 Message = dict[str, str]

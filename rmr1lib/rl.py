@@ -1,4 +1,6 @@
-"""RL with a verifiable reward: GRPO on the judge through TRL's GRPOTrainer (paper §3.3, Eq. 8; facts §3, §5).
+"""RL with a verifiable reward: GRPO on the judge through TRL's GRPOTrainer (paper §3.3, Eq. 8).
+
+Where each setting comes from: docs/paper-settings.md.
 
 The paper runs GRPO in verl on 8-32 H100s. This module runs the same algorithm through TRL 1.16 so that it fits
 one GPU (LoRA or QLoRA through PEFT, vLLM colocated with the trainer) and, on the smoke profile, a CPU (TRL's
@@ -11,7 +13,8 @@ own generation; vLLM colocate cannot run on CPU).
                                     as in the paper (TRL 1.16 has no max_prompt_length)
     reward_functions                the verifiable reward (or the cold-start ablation reward), wrapped to also
                                     log the reward spread inside each group
-    load_policy                     the starting model for full, LoRA or QLoRA (4-bit NF4) training
+    load_policy                     the starting model for full, LoRA or QLoRA (4-bit NF4) training, through the
+                                    training engine SFT uses too (rmr1lib.engine)
     GRPOStepLog                     per-step metrics and held-out verdict accuracy every eval_steps
     train_grpo                      the whole run, with checkpoints every save_steps and resume
     save_rl_model                   the merged full model folder (vLLM can load it) and the adapter
@@ -32,17 +35,18 @@ from typing import Any, Callable, Optional, Sequence
 
 from transformers import TrainerCallback
 
+from .engine import (StepProgress, last_checkpoint, load_for_training, load_tokenizer, peft_config, save_trained,
+                     torch_dtype, training_arguments)
 from .errors import ConfigError, DataError
 from .generation import SamplingSettings, TransformersGenerator
 from .judging import judge_messages, judge_pairs, verdict_metrics
 from .profiles import Profile, RLConfig
 from .rewards import make_trl_cold_start_reward, trl_verifiable_reward
-from .sft import disable_cpu_bf16_repacking
 
-CHECKPOINTS_KEPT = 2
 HELDOUT_PREFIX = "heldout/"
+PROGRESS_METRICS = {"reward": "reward", "frac_reward_zero_std": "zero-spread groups",
+                    "completions/mean_length": "length", "kl": "kl"}
 LOSS_TYPES = {"token-mean": "bnpo", "token-mean-global": "dapo", "seq-mean-token-mean": "grpo"}
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -77,9 +81,11 @@ PAPER_TO_TRL: tuple[MappingRow, ...] = (
     MappingRow("PPO epochs per rollout batch", "actor.ppo_epochs", "1", ("num_iterations",), "same meaning"),
     MappingRow("learning rate and schedule", "actor.optim.lr", "1e-6 (7B), constant, AdamW (0.9, 0.999)",
                ("learning_rate", "lr_scheduler_type", "adam_beta1", "adam_beta2"),
-               "TRL's default schedule is linear decay; we set constant"),
+               "from the profile (rl.learning_rate, rl.lr_scheduler, rl.adam_beta1/2); TRL's default schedule "
+               "is linear decay, the profiles set the paper's constant"),
     MappingRow("weight decay / gradient clip", "actor.optim.weight_decay / actor.grad_clip", "0.01 / 1.0",
-               ("weight_decay", "max_grad_norm"), "TRL's default weight decay is 0; we set the paper's"),
+               ("weight_decay", "max_grad_norm"),
+               "from the profile (rl.weight_decay, rl.max_grad_norm); TRL's default weight decay is 0"),
     MappingRow("KL as a loss term", "actor.use_kl_loss, kl_loss_coef, kl_loss_type=low_var_kl",
                "coefficient 1e-3, k3 estimator", ("beta", "use_bias_correction_kl"),
                "TRL's per-token KL is the same k3 estimator, always added to the loss (never to the reward). TRL "
@@ -121,7 +127,7 @@ PAPER_TO_TRL: tuple[MappingRow, ...] = (
     MappingRow("checkpoints", "trainer.save_freq", "every N steps", ("save_steps", "save_strategy"),
                "TRL saves adapter/model, optimizer, scheduler and RNG state; train_grpo resumes from the last one"),
     MappingRow("logging", "trainer.logger", "console + wandb", ("report_to", "logging_steps"),
-               "logging every step; back-end from the profile: none, tensorboard or trackio"),
+               "from the profile (rl.logging_steps, rl.report_to: none, tensorboard or trackio)"),
     MappingRow("sharding / offload", "actor.fsdp_config (param/optimizer offload)", "FSDP, offload",
                (), "not a GRPOConfig field: launch with `accelerate launch --config_file` (FSDP or DeepSpeed "
                "ZeRO-3); on one GPU LoRA/QLoRA replace it"),
@@ -151,28 +157,18 @@ def grpo_config_kwargs(profile: Profile, output_dir: str, *, max_steps: Optional
     """The GRPOConfig keyword arguments that carry a profile's rl section (see PAPER_TO_TRL)."""
     rl = profile.rl
     plan = grpo_batch_plan(rl)
-    on_gpu = profile.device == "cuda"
-    steps = rl.max_steps if max_steps is None else max_steps
-    kwargs = dict(
-        output_dir=str(output_dir),
-        seed=profile.seed,
+    kwargs = training_arguments(profile, rl, output_dir, learning_rate=profile.rl_learning_rate(),
+                                report_to=report_to or rl.report_to)
+    kwargs.update(
         # batch arithmetic
         num_generations=rl.num_generations,
         per_device_train_batch_size=plan["per_device_train_batch_size"],
         gradient_accumulation_steps=plan["gradient_accumulation_steps"],
         steps_per_generation=plan["steps_per_generation"],
         num_iterations=1,
-        max_steps=steps,
+        max_steps=rl.max_steps if max_steps is None else max_steps,
         num_train_epochs=1.0,
         shuffle_dataset=True,
-        # optimisation
-        learning_rate=profile.rl_learning_rate(),
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        adam_beta1=0.9,
-        adam_beta2=0.999,
-        weight_decay=0.01,
-        max_grad_norm=1.0,
         # GRPO objective
         beta=rl.kl_coef,
         use_bias_correction_kl=False,
@@ -187,18 +183,6 @@ def grpo_config_kwargs(profile: Profile, output_dir: str, *, max_steps: Optional
         top_k=0,
         max_completion_length=rl.max_response_tokens,
         use_vllm=rl.use_vllm,
-        # memory and precision
-        gradient_checkpointing=rl.gradient_checkpointing,
-        bf16=on_gpu and profile.model.dtype == "bfloat16",
-        fp16=on_gpu and profile.model.dtype == "float16",
-        use_cpu=not on_gpu,
-        # checkpoints and logging
-        save_strategy="steps",
-        save_steps=rl.save_steps,
-        save_total_limit=CHECKPOINTS_KEPT,
-        logging_steps=1,
-        report_to=report_to or rl.report_to,
-        disable_tqdm=True,
     )
     if rl.use_vllm:
         kwargs.update(vllm_mode="colocate", vllm_gpu_memory_utilization=rl.vllm_gpu_memory_utilization,
@@ -309,44 +293,11 @@ def start_checkpoint(reward: str, sft_model: Optional[str], base_model: str) -> 
 # ----------------------------------------------------------------------------------------------------------
 # the policy
 # ----------------------------------------------------------------------------------------------------------
-def lora_config(rl: RLConfig):
-    """PEFT LoraConfig on every linear layer of the decoder (attention and MLP)."""
-    from peft import LoraConfig
-
-    return LoraConfig(r=rl.lora_r, lora_alpha=rl.lora_alpha, lora_dropout=rl.lora_dropout,
-                      target_modules=list(LORA_TARGETS), bias="none", task_type="CAUSAL_LM")
-
-
-def quantization_config(device: str):
-    """4-bit NF4 with double quantisation (QLoRA); computes in bf16 on GPU, fp32 on CPU."""
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16 if device == "cuda" else torch.float32)
-
-
 def load_policy(model_path: str, profile: Profile) -> tuple[Any, Any, Any]:
     """(model, tokenizer, peft_config) to start GRPO from, for rl.mode full, lora or qlora."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .hub import resolve_model
-
-    path = resolve_model(model_path)
-    rl, m = profile.rl, profile.model
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=m.trust_remote_code)
-    kwargs: dict = {"dtype": getattr(torch, m.dtype), "trust_remote_code": m.trust_remote_code}
-    if rl.mode == "qlora":
-        kwargs["quantization_config"] = quantization_config(profile.device)
-        if profile.device == "cuda":  # 4-bit weights are placed at load time: this process's GPU
-            from accelerate import PartialState
-
-            kwargs["device_map"] = {"": PartialState().local_process_index}
-    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    if rl.mode == "qlora":
-        disable_cpu_bf16_repacking(model)
-    return model, tokenizer, (None if rl.mode == "full" else lora_config(rl))
+    rl = profile.rl
+    tokenizer = load_tokenizer(model_path, profile.model.trust_remote_code)
+    return load_for_training(model_path, rl.mode, profile), tokenizer, peft_config(rl)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -407,11 +358,6 @@ class GRPOStepLog(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: D102
         if logs is None or "reward" not in logs:
             return
-        if self.echo:
-            self.echo(f"step {state.global_step:>4}: reward {logs['reward']:+.2f}  "
-                      f"zero-spread groups {logs.get('frac_reward_zero_std', float('nan')):.2f}  "
-                      f"length {logs.get('completions/mean_length', float('nan')):.0f}  "
-                      f"kl {logs.get('kl', float('nan')):.4f}")
         if self.pending is not None:
             # Join this step's log entry: the callbacks after this one (report_to back-ends) see the held-out
             # numbers in `logs`, and the trainer state (saved with the checkpoint that follows) gets them too.
@@ -479,14 +425,6 @@ class GRPORun:
         return self.seconds / self.new_steps if self.new_steps else None
 
 
-def last_checkpoint(output_dir: str) -> Optional[str]:
-    """The newest checkpoint-N folder under output_dir, or None."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    folder = Path(output_dir)
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
-
-
 def _checkpoint_state(checkpoint: Optional[str]) -> dict:
     if not checkpoint:
         return {}
@@ -515,7 +453,7 @@ def train_grpo(model_path: str, train_rows: Sequence[dict], profile: Profile, ou
     from trl import GRPOTrainer
 
     rl, kind = profile.rl, profile.judge.prompt_kind
-    model, tokenizer, peft_config = load_policy(model_path, profile)
+    model, tokenizer, lora = load_policy(model_path, profile)
     records, prompt_report = prepare_prompts(train_rows, tokenizer, kind, rl.max_prompt_tokens)
     checkpoint = last_checkpoint(output_dir) if resume else None
     state = _checkpoint_state(checkpoint)
@@ -533,13 +471,15 @@ def train_grpo(model_path: str, train_rows: Sequence[dict], profile: Profile, ou
     logger = GRPOStepLog(heldout, kind, settings, rl.eval_steps, batch_size=profile.generation.batch_size,
                          echo=echo)
     trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(rl.reward, kind), args=args,
-                          train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config,
+                          train_dataset=dataset, processing_class=tokenizer, peft_config=lora,
                           callbacks=[logger, *callbacks])
     for noisy in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(noisy)
     trainer.callback_handler.callbacks.remove(logger)  # first, so that logging back-ends see its numbers
     trainer.callback_handler.callbacks.insert(0, logger)
     logger.bind(trainer)
+    if echo is not None:  # step, rate, ETA and the step's reward, KL, length and zero-spread share (throttled)
+        trainer.add_callback(StepProgress("GRPO step", echo, show=PROGRESS_METRICS))
     trainer.train(resume_from_checkpoint=checkpoint)
     return GRPORun(model=trainer.model, trainer=trainer, output_dir=Path(output_dir), resumed_from=checkpoint,
                    start_step=start_step, global_step=trainer.state.global_step, seconds=time.time() - started,
@@ -549,10 +489,9 @@ def train_grpo(model_path: str, train_rows: Sequence[dict], profile: Profile, ou
 def _load_checkpoint_policy(model: Any, checkpoint: str, profile: Profile) -> Any:
     """The policy saved in a checkpoint: the adapter on top of the starting model, or the full model."""
     if profile.rl.mode == "full":
-        import torch
         from transformers import AutoModelForCausalLM
 
-        return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=getattr(torch, profile.model.dtype))
+        return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch_dtype(profile.model.dtype))
     from peft import PeftModel
 
     return PeftModel.from_pretrained(model, checkpoint)
@@ -562,40 +501,12 @@ def save_rl_model(run: GRPORun, model_dir: str, *, start_model: str, profile: Pr
                   adapter_dir: Optional[str] = None) -> dict:
     """Write the trained judge as a full model folder (LoRA merged) and, for LoRA/QLoRA, the adapter folder.
 
-    start_model is the folder GRPO started from: its tokenizer is copied, and for QLoRA its full-precision
-    weights receive the adapter (merging into the 4-bit weights would round the update away).
+    start_model is the folder GRPO started from: its tokenizer is copied, and for LoRA and QLoRA its
+    full-precision weights receive the adapter (merging into 4-bit weights would round the update away).
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .hub import resolve_model
-    from .runs import atomic_path
-
-    mode = profile.rl.mode
-    model = run.model
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(start_model))
-    written: dict = {"mode": mode}
-    if mode != "full":
-        if adapter_dir is None:
-            raise ConfigError("save_rl_model: rl.mode is LoRA/QLoRA, so an adapter_dir is needed")
-        with atomic_path(adapter_dir) as tmp:
-            model.save_pretrained(tmp)
-        written["adapter"] = str(adapter_dir)
-    if mode == "qlora":
-        from peft import PeftModel
-
-        base = AutoModelForCausalLM.from_pretrained(resolve_model(start_model),
-                                                    dtype=getattr(torch, profile.model.dtype))
-        merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-    elif mode == "lora":
-        merged = model.merge_and_unload()
-    else:
-        merged = model
-    with atomic_path(model_dir) as tmp:
-        merged.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-    written["model"] = str(model_dir)
-    return written
+    tokenizer = load_tokenizer(start_model, profile.model.trust_remote_code)
+    return save_trained(run.model, tokenizer, profile.rl.mode, model_dir, base_model=start_model, profile=profile,
+                        adapter_dir=adapter_dir)
 
 
 # ----------------------------------------------------------------------------------------------------------

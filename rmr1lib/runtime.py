@@ -1,7 +1,7 @@
 """Runtime set-up shared by notebooks, tests and scripts: environment variables, torch threads, seeds.
 
-The CPU settings come from the stack notes: one torch thread on 2-core machines (3-10x faster than two),
-and the vLLM CPU variables that keep its engine small and in-process. Hub access is switched off whenever
+The CPU settings are explained in docs/stack.md: one torch thread on 2-core machines (several times faster than
+two), and the vLLM CPU variables that keep its engine small and in-process. Hub access is switched off whenever
 the profile needs nothing from the hub, so stray downloads fail fast instead of hanging.
 """
 
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:  # only for the type hint: runtime is imported before anything else
+    from .profiles import Profile
 
 CPU_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -74,7 +77,7 @@ def needs_hub(model_family: str, data_source: str) -> bool:
     return model_family != "tiny" or data_source != "synthetic"
 
 
-def setup(profile, seed: Optional[int] = None) -> None:
+def setup(profile: "Profile", seed: Optional[int] = None) -> None:
     """Apply a profile's runtime settings: environment, torch threads, and the seed."""
     configure_environment(
         offline=not needs_hub(profile.model.family, profile.data.source), threads=profile.torch_threads

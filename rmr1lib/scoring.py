@@ -1,7 +1,7 @@
 """Benchmark scoring: the result-row schema and the scoring rules of RewardBench, RM-Bench and RMB.
 
-Implements the evaluation protocol of the paper's experiments section (facts doc §6). Everything here works on
-result rows, so a results file can be re-scored without a model (`python -m rmr1lib.evaluate score FILE`).
+Implements the evaluation protocol of the paper's experiments section (§4; docs/paper-settings.md). Everything
+here works on result rows, so a results file can be re-scored without a model (`python -m rmr1lib.evaluate score FILE`).
 
 Result rows (JSON Lines, one row per judged comparison in one presentation order; other keys are ignored):
 
@@ -38,8 +38,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
-from .errors import ConfigError, DataError
-from .runs import iter_jsonl
+from .errors import ConfigError, DataError, RowError
+from .files import iter_jsonl
 
 BENCHMARKS = ("rewardbench", "rm-bench", "rmb")
 ORDERS = ("AB", "BA")
@@ -88,8 +88,8 @@ def _show(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
 
 
-def _bad(where: str, key: str, message: str) -> DataError:
-    return DataError(f"{where}: key '{key}' {message}")
+def _bad(where: str, key: str, message: str) -> RowError:
+    return RowError(f"{where}: key '{key}' {message}")
 
 
 def rmb_goal(category_path: str, set_name: Optional[str] = None) -> str:
@@ -107,10 +107,10 @@ def rmb_goal(category_path: str, set_name: Optional[str] = None) -> str:
     return parts[0].lower()
 
 
-def validate_row(row: Any, where: str = "row") -> None:
+def validate_result_row(row: Any, where: str = "row") -> None:
     """Check one result row against the schema; raise DataError naming `where` and the key otherwise."""
     if not isinstance(row, dict):
-        raise DataError(f"{where}: a result row must be a JSON object, got {type(row).__name__}")
+        raise RowError(f"{where}: a result row must be a JSON object, got {type(row).__name__}")
     for key in REQUIRED_KEYS:
         if key not in row:
             raise _bad(where, key, f"is missing (every result row needs {', '.join(REQUIRED_KEYS)})")
@@ -188,21 +188,21 @@ def _describe_key(key: tuple) -> str:
     return text
 
 
-def validate_rows(rows: Iterable[Any], locations: Optional[Sequence[str]] = None) -> list[dict]:
+def validate_result_rows(rows: Iterable[Any], locations: Optional[Sequence[str]] = None) -> list[dict]:
     """Validate every row and the rows together (no duplicates, one comparison's rows agree); return them."""
     rows = list(rows)
     where = list(locations) if locations is not None else [f"rows[{i}]" for i in range(len(rows))]
     if len(where) != len(rows):
-        raise ConfigError(f"validate_rows: {len(rows)} rows but {len(where)} locations")
+        raise ConfigError(f"validate_result_rows: {len(rows)} rows but {len(where)} locations")
     for row, loc in zip(rows, where):
-        validate_row(row, loc)
+        validate_result_row(row, loc)
     seen: dict[tuple, str] = {}
     first_of_id: dict[tuple, int] = {}
     group_goal: dict[str, tuple[str, str]] = {}
     for i, row in enumerate(rows):
         key = _comparison_key(row) + (row["order"],)
         if key in seen:
-            raise DataError(f"{where[i]}: duplicate row for {_describe_key(key[:-1])}, order '{row['order']}' "
+            raise RowError(f"{where[i]}: duplicate row for {_describe_key(key[:-1])}, order '{row['order']}' "
                             f"(first seen at {seen[key]}); each comparison is judged at most once per order")
         seen[key] = where[i]
         id_key = (row["benchmark"], str(row["id"]))
@@ -229,15 +229,13 @@ def validate_rows(rows: Iterable[Any], locations: Optional[Sequence[str]] = None
 def load_results(path: PathLike) -> list[dict]:
     """Read and validate a results JSONL file; errors name the file and line number."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such results file")
     rows, where = [], []
-    for number, row in iter_jsonl(path):
+    for number, row in iter_jsonl(path, what="results file (JSON Lines)"):
         rows.append(row)
         where.append(f"{path}, line {number}")
     if not rows:
         raise DataError(f"{path}: the file holds no result rows")
-    return validate_rows(rows, where)
+    return validate_result_rows(rows, where)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -250,7 +248,7 @@ def _mean(values: Iterable[float]) -> Optional[float]:
 
 
 def _select(rows: Iterable[Any], benchmark: str) -> list[dict]:
-    rows = validate_rows(rows)
+    rows = validate_result_rows(rows)
     picked = [r for r in rows if r["benchmark"] == benchmark]
     if not picked:
         raise DataError(f"no {benchmark} rows to score")
@@ -450,7 +448,7 @@ def _benchmarks_to_score(rows: list[dict], benchmarks: Union[None, str, Sequence
 def score_results(rows: Iterable[Any], rmbench_reference_bug: bool = False,
                   benchmarks: Union[None, str, Sequence[str]] = None) -> dict[str, dict]:
     """Score every benchmark present in the rows (or only `benchmarks`): {benchmark: scores}."""
-    rows = validate_rows(rows)
+    rows = validate_result_rows(rows)
     scorers = {"rewardbench": score_rewardbench, "rmb": score_rmb,
                "rm-bench": lambda r: score_rmbench(r, reference_bug=rmbench_reference_bug)}
     return {b: scorers[b](rows) for b in _benchmarks_to_score(rows, benchmarks)}
@@ -463,7 +461,7 @@ def summarize_orders(rows: Iterable[Any]) -> dict[str, dict]:
     underlying response: both verdicts parsed and `correct` equal in both orders (the letters themselves flip
     with the order). A comparison with a parse failure in either order counts as not consistent.
     """
-    rows = validate_rows(rows)
+    rows = validate_result_rows(rows)
     summary: dict[str, dict] = {}
     for bench in BENCHMARKS:
         mine = [r for r in rows if r["benchmark"] == bench]

@@ -1,8 +1,8 @@
 """Synthetic preference pairs and oracle judge traces: offline stand-ins for the paper's training data.
 
 The paper trains on a mix of real preference pairs (reasoning, chat, safety; single- and multi-turn;
-rmr1-facts.md §4) and distils Chain-of-Rubrics traces written by strong teachers (paper §3, the CoR format of
-rmr1-facts.md §2). Neither can be downloaded in the smoke path, so this module makes small, checkable
+paper §4) and distils Chain-of-Rubrics traces written by strong teachers (paper §3; the CoR format is described
+in docs/paper-settings.md). Neither can be downloaded in the smoke path, so this module makes small, checkable
 substitutes:
 
 * ``make_pairs`` writes seeded RM-R1 rows whose right answer is known by construction: arithmetic and small
@@ -23,11 +23,10 @@ import re
 from typing import Callable, Iterable, Optional, Sequence
 
 from .errors import ConfigError, DataError
-from .prompts import PROMPT_KINDS, build_messages, system_prompt
+from .prompts import PLACEMENTS, PROMPT_KINDS, build_messages, system_prompt
 
 __all__ = [
     "KINDS",
-    "PLACEMENTS",
     "CONSTRAINT_TYPES",
     "make_pairs",
     "oracle_trace",
@@ -37,7 +36,6 @@ __all__ = [
 ]
 
 KINDS = ("reasoning", "chat", "safety")
-PLACEMENTS = ("random", "alternate")
 CONSTRAINT_TYPES = ("bullets", "include_word", "max_words", "lowercase", "ends_with_question")
 GENERATOR = "rmr1lib.synthetic"
 

@@ -1,4 +1,4 @@
-"""A tiny offline Qwen2-style model: the CPU stand-in for the paper's Qwen2.5 base models (rmr1-facts.md §1).
+"""A tiny offline Qwen2-style model: the CPU stand-in for the paper's Qwen2.5 base models (paper §4).
 
 The paper starts from Qwen2.5-Instruct (and DeepSeek-R1-Distill-Qwen) checkpoints. The smoke path cannot
 download them, so ``build_tiny_model`` makes a randomly initialised ``Qwen2ForCausalLM`` of the same

@@ -4,7 +4,13 @@
 
 loads and validates the profile, applies the runtime settings (threads, offline mode, seed), opens the run
 folder and records the notebook's parameters in the manifest. Notebooks then read and write artifacts through
-`ctx.run` and save figures with `ctx.save_figure`.
+`ctx.run`, save them with `ctx.save_json` / `ctx.save_jsonl`, and save figures with `ctx.save_figure`.
+
+The helpers below are the plumbing every notebook would otherwise repeat: the judge's starting model (built
+once per run on the smoke profile), the prepared pairs, which judge a stage starts from or evaluates, and a
+generation engine started from the profile for a quick look at a model's judgements.
+
+Workbook layer: imports the engines lazily, inside the helpers that need them.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 from . import runtime
 from .errors import RmR1Error
-from .profiles import Profile, load_profile
-from .runs import Run, atomic_path, now_iso, open_run, package_versions
+from .files import atomic_path, atomic_write_json, atomic_write_jsonl
+from .profiles import Profile, load_profile, parse_overrides
+from .runs import Run, now_iso, open_profile_run
 
 INTERACTIVE_RUN = "interactive"
 
@@ -40,9 +47,17 @@ class NotebookContext:
         self.run.record_artifact(f"figures/{target.name}", self.notebook, target, kind="figure", caption=caption)
         return target
 
-    def record(self, name: str, path: Optional[Union[str, Path]] = None, **info: Any) -> Path:
+    def record(self, name: str, path: Optional[Union[str, Path]] = None, /, **info: Any) -> Path:
         """Register an artifact this notebook has completely written."""
         return self.run.record_artifact(name, self.notebook, path, seed=self.seed, **info)
+
+    def save_json(self, name: str, obj: Any, /, **info: Any) -> Path:
+        """Write `obj` as the JSON artifact `name` (atomically) and register it."""
+        return self.record(name, atomic_write_json(self.run.path(name), obj), **info)
+
+    def save_jsonl(self, name: str, rows: Iterable[Any], /, **info: Any) -> Path:
+        """Write `rows` as the JSON Lines artifact `name` (atomically) and register it."""
+        return self.record(name, atomic_write_jsonl(self.run.path(name), rows), **info)
 
     def elapsed(self) -> float:
         """Seconds since the notebook started."""
@@ -63,31 +78,12 @@ def start_notebook(
             raise RmR1Error(f"notebook {notebook}: parameter seed must be a non-negative integer, got {seed!r}")
         prof.seed = seed
     runtime.setup(prof)
-    run = open_run(prof.name, run_name or INTERACTIVE_RUN)
-    recorded = run.manifest().get("profile_config")
-    config = prof.to_dict()
-    if recorded is not None and recorded != config:
-        changed = sorted(_diff_keys(recorded, config))
-        raise RmR1Error(
-            f"notebook {notebook}: run {run.dir} was made with a different configuration "
-            f"(differs in: {', '.join(changed[:8])}). Use another run_name, or the same profile and overrides."
-        )
-    if recorded is None:
-        run.update(profile_config=config, seed=prof.seed, versions=package_versions())
+    run = open_profile_run(prof, run_name or INTERACTIVE_RUN, overrides=parse_overrides(overrides),
+                           who=f"notebook {notebook}")
     run.notebook_status(notebook, parameters={"profile": str(profile), "overrides": overrides or {},
                                               "run_name": run.name, "seed": prof.seed},
                         kernel_started=now_iso())
     return NotebookContext(notebook=notebook, profile=prof, run=run, seed=prof.seed, started=time.time())
-
-
-def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = set(a) | set(b)
-        out: list[str] = []
-        for k in keys:
-            out += _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
-        return out
-    return [] if a == b else [prefix.rstrip(".")]
 
 
 TINY_MODEL_ARTIFACT = "tiny_model"
@@ -132,7 +128,7 @@ JUDGE_CHAIN = (RL_MODEL_ARTIFACT, SFT_MODEL_ARTIFACT)
 
 def load_pairs(ctx: NotebookContext, split: str) -> list[dict]:
     """The run's prepared preference pairs for `split` ('train' or 'heldout'), written by 01_data_prep."""
-    from .runs import read_jsonl
+    from .files import read_jsonl
 
     if split not in ("train", "heldout"):
         raise RmR1Error(f"load_pairs: split must be 'train' or 'heldout', got {split!r}")
@@ -145,3 +141,46 @@ def latest_judge(ctx: NotebookContext) -> tuple[str, str]:
         if ctx.run.has_artifact(name):
             return name, str(ctx.run.artifact(name))
     return "base", base_model_path(ctx)
+
+
+def judge_to_evaluate(ctx: NotebookContext) -> tuple[str, str]:
+    """(stage, model) notebook 06 evaluates: eval.checkpoint 'auto' is the run's latest judge, else as given."""
+    checkpoint = ctx.profile.eval.checkpoint
+    if checkpoint == "auto":
+        return latest_judge(ctx)
+    return checkpoint, checkpoint
+
+
+def grpo_start_model(ctx: NotebookContext) -> tuple[str, str]:
+    """(stage, model) GRPO starts from: the run's distilled judge ('sft'), or the base model ('base') when there is
+    none or for the cold-start ablation (rl.reward 'cold_start')."""
+    from .rl import start_checkpoint
+
+    sft = str(ctx.run.artifact(SFT_MODEL_ARTIFACT)) if ctx.run.has_artifact(SFT_MODEL_ARTIFACT) else None
+    return start_checkpoint(ctx.profile.rl.reward, sft, base_model_path(ctx))
+
+
+def generate_texts(ctx: NotebookContext, model_path: str, conversations: Sequence[list],
+                   max_new_tokens: Optional[int] = None) -> list[str]:
+    """Completions of a model for chat conversations, with the profile's engine and sampling settings."""
+    from .generation import generator_from_profile, sampling_from_profile
+
+    generator = generator_from_profile(ctx.profile, model_path, seed=ctx.seed)
+    try:
+        return generator.generate(list(conversations),
+                                  sampling_from_profile(ctx.profile, seed=ctx.seed, max_new_tokens=max_new_tokens))
+    finally:
+        generator.close()
+
+
+def judge_rows(ctx: NotebookContext, model_path: str, rows: Sequence[dict]) -> list[dict]:
+    """Judge preference rows with a model (profile engine, sampling and prompt kind); one scored result per row."""
+    from .generation import generator_from_profile, sampling_from_profile
+    from .judging import judge_pairs
+
+    generator = generator_from_profile(ctx.profile, model_path, seed=ctx.seed)
+    try:
+        return judge_pairs(generator, rows, ctx.profile.judge.prompt_kind,
+                           sampling_from_profile(ctx.profile, seed=ctx.seed))
+    finally:
+        generator.close()

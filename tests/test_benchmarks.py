@@ -69,9 +69,9 @@ def test_rmb_fixture_pairwise_and_best_of_n_groups():
 
 
 def test_read_records_names_the_file_and_item(tmp_path):
-    recs = bm.read_records(RMBENCH)
+    recs = bm.read_benchmark_records(RMBENCH)
     assert recs[2][0].endswith("rmbench_total_dataset.json, item 2")
-    recs = bm.read_records(RB)
+    recs = bm.read_benchmark_records(RB)
     assert recs[0][0].endswith("rewardbench_filtered.jsonl, line 1")
 
 
@@ -249,7 +249,7 @@ def test_parquet_files_are_read_through_datasets(tmp_path):
     items = bm.load_items("rewardbench", path)
     assert [it["id"] for it in items] == [r["id"] for r in rows]
     assert bm.expand_items("rewardbench", items)[7].chosen == "def square(x):\n    return x * x"
-    assert bm.read_records(path)[3][0] == f"{path}, row 3"
+    assert bm.read_benchmark_records(path)[3][0] == f"{path}, row 3"
 
 
 def test_hub_source_offline_says_what_to_do(monkeypatch):

@@ -17,7 +17,8 @@ import pytest
 from rmr1lib.data import (
     BAD_ROW_REASONS, PAIR_SOURCES, SKYWORK_CATEGORIES, BadRowError, MixReport, Preference, RecipeExclusion,
     build_mix, convert_record, convert_records, deduplicate, filter_by_length, load_released, pair_summary,
-    place_pair, preference_to_row, read_records, released_set_for, shuffled_indices, split_rows, validate_row,
+    place_pair, preference_to_row, read_source_file, released_set_for, shuffled_indices, split_rows,
+    validate_training_row,
 )
 from rmr1lib.errors import ConfigError, DataError
 from rmr1lib.parsing import parse_verdict
@@ -45,7 +46,7 @@ class WordCounter:
 
 
 def convert_file(source, path, **kw):
-    return convert_records(source, read_records(path), str(path), **kw)
+    return convert_records(source, read_source_file(path), str(path), **kw)
 
 
 def rows_of(prefs, placement="random", seed=0, kind="instruct_cor"):
@@ -77,7 +78,7 @@ def test_skywork_converter_keeps_preference_category_and_drops_magpie_ultra():
         assert pref.category == SKYWORK_CATEGORIES[rec["source"]]
         assert pref.meta["sub_source"] == rec["source"]
     for row, rec in zip(rows_of(prefs), kept_records):
-        validate_row(row)
+        validate_training_row(row)
         assert chosen_text(row) == rec["chosen"][-1]["content"]
         assert rejected_text(row) == rec["rejected"][-1]["content"]
 
@@ -225,7 +226,7 @@ def test_unknown_source_is_a_config_error():
 
 def test_missing_source_file_is_named():
     with pytest.raises(DataError, match="nope.jsonl"):
-        list(read_records(SOURCES / "nope.jsonl"))
+        list(read_source_file(SOURCES / "nope.jsonl"))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -317,7 +318,7 @@ def test_released_rlvr_sets_load_as_rm_r1_rows(name):
     assert [r["winner"] for r in rows] == [r["winner"] for r in records]
     assert [r["context_messages"] for r in rows] == [r["context_messages"] for r in records]
     for row in rows:
-        validate_row(row)
+        validate_training_row(row)
         assert row["conversation_a"] is None
 
 
@@ -348,9 +349,9 @@ def test_released_set_choice_follows_the_prompt_kind():
 ])
 def test_validate_row_names_the_bad_field(change, field):
     row = rows_of(make_prefs(1))[0]
-    validate_row(row)
+    validate_training_row(row)
     with pytest.raises(DataError, match=repr(field)):
-        validate_row({**row, **change}, "train_pairs.jsonl line 1")
+        validate_training_row({**row, **change}, "train_pairs.jsonl line 1")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -372,7 +373,7 @@ def test_build_from_sources_runs_every_step_on_local_copies():
     expected = (n_sky - 2) + 3 + n_math
     assert len(mix.train) + len(mix.heldout) == expected and len(mix.heldout) == 2
     for row in mix.train + mix.heldout:
-        validate_row(row)
+        validate_training_row(row)
         assert row["meta"]["placement_seed"] == 42 and row["meta"]["prompt_tokens"] > 0
     assert {r["category"] for r in mix.train + mix.heldout} >= {"code", "math", "chat"}
     # the code rows kept are the first three of the seed-42 shuffle of the file
@@ -421,6 +422,17 @@ def test_released_route_keeps_the_authors_rows():
         build_mix(prof, WordCounter(), records=records)
 
 
+def test_a_build_with_no_training_rows_stops_and_says_why():
+    # every row fits into the held-out set
+    with pytest.raises(DataError, match=r"no training rows: all \d+ rows that passed the filters went to "
+                                        r"held-out \(data.n_heldout=1000.*lower data.n_heldout"):
+        build_mix(cluster_profile(**{"data.n_heldout": 1000}), WordCounter())
+    # every prompt is over the length limit
+    with pytest.raises(DataError, match=r"no training rows: every row was left out before the split.*"
+                                        r"length: prompt_too_long x\d+.*raise data.max_prompt_tokens"):
+        build_mix(cluster_profile(**{"data.max_prompt_tokens": 16}), WordCounter())
+
+
 def test_synthetic_route_meets_the_caps_and_keeps_oracle_traces_right():
     prof = load_profile("smoke", {"data.n_train": 60, "data.n_heldout": 12})
     mix = build_mix(prof, WordCounter())
@@ -429,7 +441,7 @@ def test_synthetic_route_meets_the_caps_and_keeps_oracle_traces_right():
     q = lambda rs: {r["conversation_a"][-2]["content"] for r in rs}  # noqa: E731
     assert not q(mix.train) & q(mix.heldout)
     for row in mix.train + mix.heldout:
-        validate_row(row)
+        validate_training_row(row)
         # placement was redone here, and the oracle still agrees with the label
         assert parse_verdict(oracle_trace(row), "strict") == row["meta"]["chosen"] == row["winner"][-1].upper()
         if row["category"] == "chat":

@@ -17,7 +17,7 @@ from rmr1lib.distill import (
 from rmr1lib.errors import ConfigError, DataError, RmR1Error
 from rmr1lib.parsing import parse_verdict
 from rmr1lib.profiles import load_profile
-from rmr1lib.runs import atomic_write_json, atomic_write_jsonl, read_jsonl
+from rmr1lib.files import atomic_write_json, atomic_write_jsonl, read_jsonl
 from rmr1lib.synthetic import make_pairs, oracle_trace
 
 SECRET = "sk-test-DO-NOT-LEAK-7f3a9c"
@@ -435,7 +435,7 @@ def test_local_model_teacher_runs_through_vllm(rows, tmp_path):
     from rmr1lib.tinymodel import build_tiny_model
 
     model = build_tiny_model(tmp_path / "tiny", corpus_for_tokenizer(rows) + [system_prompt("instruct_cor")], seed=1)
-    teacher = distill.LocalModelTeacher(str(model), max_tokens=12, max_model_len=4096, batch_size=8)
+    teacher = distill.LocalModelTeacher(str(model), max_tokens=12, engine={"max_model_len": 4096, "batch_size": 8})
     try:
         report = run_two_pass(rows[:4], teacher, tmp_path / "v.jsonl")
     finally:

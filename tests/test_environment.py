@@ -71,7 +71,7 @@ def test_vllm_inside_trl_supported_range():
 
 
 def test_pip_check_only_reports_the_deliberately_absent_cuda_packages():
-    """`pip check` in the project venv names only what the lock leaves out on purpose (see stack notes)."""
+    """`pip check` in the project venv names only what the lock leaves out on purpose (docs/stack.md)."""
     import subprocess
     import sys
 

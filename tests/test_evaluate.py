@@ -3,7 +3,7 @@
 
 Hand computation for the fixtures (tests/fixtures/benchmarks/), every comparison judged in both orders:
 RewardBench judge table (same verdict in both orders): 101 right, 102 wrong, 103 right, 104 no verdict,
-105 right, 106 right, 107 wrong, 108 right. Subset weights (facts doc §6):
+105 right, 106 right, 107 wrong, 108 right. Subset weights (rmr1lib.scoring.REWARDBENCH_SECTIONS):
     Chat      = (100*1 + 40*0) / 140           = 5/7        (alpacaeval-easy 101, mt-bench-med 102)
     Chat Hard = (100*1 + 46*0) / 146           = 50/73      (llmbar-natural 103, llmbar-adver-manual 104)
     Safety    = (136*1 + 250*1) / 386          = 1          (donotanswer 105, xstest-should-respond 106)
@@ -31,10 +31,10 @@ from pytest import approx
 
 from rmr1lib import benchmarks as bm
 from rmr1lib.errors import ConfigError, DataError
-from rmr1lib.evaluate import (EvalSettings, judge_comparisons, judgement_row, model_fingerprint, paper_reference,
+from rmr1lib.evaluate import (EvalSettings, judge_comparisons, judgement_row, paper_reference,
                               parse_failures, plan_judgements, read_done, results_file_name, seeded_order)
+from rmr1lib.files import model_fingerprint, read_jsonl
 from rmr1lib.prompts import build_messages
-from rmr1lib.runs import read_jsonl
 
 REPO = Path(__file__).resolve().parent.parent
 FIX = REPO / "tests" / "fixtures" / "benchmarks"
@@ -334,15 +334,6 @@ def test_run_command_rejects_bad_options_without_a_traceback():
     assert done.returncode == 2 and "--prompt-kind" in done.stderr
 
 
-def test_pure_modules_import_no_heavy_libraries():
-    code = ("import sys, rmr1lib.benchmarks, rmr1lib.evaluate\n"
-            "heavy = ('torch', 'transformers', 'vllm', 'trl', 'pandas', 'numpy', 'peft', 'datasets')\n"
-            "print([m for m in heavy if m in sys.modules])")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
-
 
 @pytest.mark.slow
 def test_tiny_model_through_vllm_gives_a_results_file_the_score_command_accepts(tmp_path):
@@ -390,8 +381,30 @@ def test_tiny_model_through_vllm_gives_a_results_file_the_score_command_accepts(
     fallback = tmp_path / "transformers.jsonl"
     report = evaluate_model(str(model), rmb, settings(prompt_kind="instruct_cor", max_new_tokens=24,
                                                       orders="random", order_seed=5, sampling_seed=5),
-                            fallback, backend="transformers", dtype="float32", device="cpu")
+                            fallback, engine={"backend": "transformers", "dtype": "float32", "device": "cpu"})
     assert report["backend"] == "transformers" and report["judged"] == len(rmb)
     vllm_rows = {(r["id"], r["order"]) for r in rows if r["benchmark"] == "rmb"}
     assert {(r["id"], r["order"]) for r in read_jsonl(fallback)} == vllm_rows
     assert run_cli("score", fallback).returncode == 0
+
+
+def test_run_refused_for_another_evaluation_gives_no_row_hint(tmp_path, capsys):
+    """A results file made with other settings is refused before any engine starts; the message names the
+    setting, and the "fix that row" advice (for malformed rows) does not follow it."""
+    from rmr1lib.evaluate import main
+
+    model = tmp_path / "judge"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    out = tmp_path / "results.jsonl"
+    comps = bm.load_comparisons("rmb", "synthetic", seed=0, synthetic_n=1)
+    row = judgement_row(comps[0], "AB", "<answer>[[A]]</answer>", "lenient",
+                        {"model": str(model), "model_fingerprint": model_fingerprint(str(model)),
+                         **EvalSettings(prompt_kind="instruct_cor", max_new_tokens=32).recorded()})
+    out.write_text(json.dumps(row) + "\n")
+    args = ["run", str(model), "--prompt-kind", "instruct_cor", "--out", str(out), "--data", "synthetic",
+            "--benchmark", "rmb", "--synthetic-n", "1", "--device", "cpu", "--dtype", "float32", "--seed", "0"]
+    assert main(args + ["--max-new-tokens", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "line 1: this results file was made with max_new_tokens=32" in err and "max_new_tokens=64" in err
+    assert "Fix that row" not in err

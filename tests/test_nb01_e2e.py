@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from rmr1lib.data import validate_row
+from rmr1lib.data import validate_training_row
 from rmr1lib.parsing import parse_verdict
 from rmr1lib.profiles import load_profile
-from rmr1lib.runs import read_jsonl
+from rmr1lib.files import read_jsonl
 from rmr1lib.synthetic import oracle_trace
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_rows_follow_the_schema_and_the_length_limit(pairs):
     assert len(ids) == len(set(ids))
     for split, rows in pairs.items():
         for i, row in enumerate(rows):
-            validate_row(row, f"{split}_pairs.jsonl row {i}")
+            validate_training_row(row, f"{split}_pairs.jsonl row {i}")
             assert 0 < row["meta"]["prompt_tokens"] <= limit
             assert row["meta"]["split"] == split and row["meta"]["placement_seed"] == 42
 

@@ -7,7 +7,7 @@ import pytest
 
 from rmr1lib.parsing import parse_verdict
 from rmr1lib.profiles import load_profile
-from rmr1lib.runs import read_jsonl
+from rmr1lib.files import read_jsonl
 
 pytestmark = pytest.mark.slow
 NB = "03_distillation"

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from rmr1lib.runs import read_jsonl
+from rmr1lib.files import read_jsonl
 
 pytestmark = pytest.mark.slow
 NB = "04_rl_single_gpu"

@@ -15,7 +15,7 @@ import pytest
 from rmr1lib.evaluate import comparisons_from_profile
 from rmr1lib.paper import paper_table
 from rmr1lib.profiles import load_profile
-from rmr1lib.runs import read_jsonl
+from rmr1lib.files import read_jsonl
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent

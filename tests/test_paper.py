@@ -1,4 +1,4 @@
-"""The paper's numbers: the CSV agrees with the facts doc and with its own arithmetic; comparisons line up."""
+"""The paper's numbers: the CSV agrees with the paper's tables and with its own arithmetic; comparisons line up."""
 
 from collections import defaultdict
 from pathlib import Path
@@ -62,7 +62,7 @@ def test_values_are_fractions_converted_from_as_printed(rows):
         assert 0 < r["value"] < 1
 
 
-def test_spot_values_typed_from_the_facts_doc(rows):
+def test_spot_values_typed_from_the_paper(rows):
     t1, t6, t7, t8 = (values(rows, t) for t in ("1", "6", "7", "8"))
     assert t1[(INST32, "rewardbench", "score")] == 0.914
     assert t1[("JudgeLRM", "average", "score")] == 0.643

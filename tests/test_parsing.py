@@ -107,9 +107,40 @@ def test_bad_mode(mode):
 
 
 @pytest.mark.parametrize("window", [0, -5, 2.5, True, "80"])
-def test_bad_window(window):
+def test_bad_window_is_refused_by_both_readers(window):
+    """One rule: a bad window is the caller's mistake, and both the verdict rule and the trace parser say so."""
     with pytest.raises(ConfigError, match="window"):
         parse_verdict(TAG_A, "strict", window=window)
+    with pytest.raises(ConfigError, match="window"):
+        parse_trace(TAG_A, window=window)
+
+
+@pytest.mark.parametrize("unit, expected_problem", [
+    ("<quote_A>", "<quote_A> is opened more often than it is closed"),
+    ("<answer>", "<answer> is never closed"),
+    ("<summary_B>x</summary_B><quote_B>", "<quote_B> is opened more often than it is closed"),
+])
+def test_degenerate_repeated_tags_parse_in_linear_time(unit, expected_problem):
+    """A degenerate judge can write megabytes of one unclosed tag; the parser must not take quadratic time."""
+    import time
+
+    text = unit * (2_000_000 // len(unit))
+    started = time.perf_counter()
+    parsed = parse_trace(text)
+    seconds = time.perf_counter() - started
+    assert seconds < 1.0, f"parse_trace took {seconds:.2f} s on a 2 MB degenerate output"
+    assert any(expected_problem in p for p in parsed.problems) and parsed.answer is None
+
+
+def test_long_runs_inside_a_rubric_parse_quickly():
+    import time
+
+    for line in ("1. " + "7" * 300_000, "1. weight" + " " * 300_000 + "40%", "- x" + " " * 300_000):
+        text = f"<type>Chat</type>\n<rubric>\n{line}\n2. Tone (60%)\n</rubric>"
+        started = time.perf_counter()
+        parsed = parse_trace(text)
+        assert time.perf_counter() - started < 1.0
+        assert parsed.rubric_items and parsed.rubric_items[-1].weight == 0.6
 
 
 def test_answer_tags_positions():

@@ -5,8 +5,8 @@ import json
 import nbformat
 import pytest
 
-from rmr1lib.errors import ConfigError
-from rmr1lib.runner import NotebookFailed, discover_notebooks, main, run_workbook, select_notebooks
+from rmr1lib.errors import ConfigError, RmR1Error
+from rmr1lib.runner import CellProgress, NotebookFailed, discover_notebooks, main, run_workbook, select_notebooks
 
 
 def _notebook(path, cells):
@@ -30,7 +30,7 @@ def book(tmp_path, monkeypatch):
              "ctx = start_notebook('{name}', profile=profile, overrides=overrides, run_name=run_name, seed=seed)")
     _notebook(nbs / "00_first.ipynb", [
         start.format(name="00_first"),
-        "from rmr1lib.runs import atomic_write_json\n"
+        "from rmr1lib.files import atomic_write_json\n"
         "atomic_write_json(ctx.run.path('numbers.json'), {'seed': ctx.seed, 'steps': ctx.profile.sft.max_steps})\n"
         "ctx.record('numbers.json')",
     ])
@@ -84,12 +84,23 @@ def test_run_fail_then_resume(book):
     assert manifest["versions"]["papermill"]
 
 
-def test_resume_with_other_config_refused(book):
+def test_resume_with_other_config_refused_naming_the_keys(book):
     nbs, _, _ = book
     run_workbook("smoke", None, run_name="r2", only=["00"], notebooks=nbs, progress=False, log=lambda m: None)
-    with pytest.raises(Exception, match="another configuration"):
-        run_workbook("smoke", {"sft.max_steps": 9}, run_name="r2", resume=True, notebooks=nbs,
+    with pytest.raises(Exception, match=r"different configuration \(differs in: seed, sft.max_steps\)"):
+        run_workbook("smoke", {"sft.max_steps": 9}, run_name="r2", resume=True, seed=7, notebooks=nbs,
                      progress=False, log=lambda m: None)
+
+
+@pytest.mark.parametrize("selection", [{"only": ["00", "0x"]}, {"start": "02_typo"}])
+def test_a_selection_typo_opens_no_run_folder(book, selection):
+    nbs, runs, _ = book
+    with pytest.raises(RmR1Error, match="no such notebook; have 00_first, 01_second"):
+        run_workbook("smoke", None, notebooks=nbs, progress=False, log=lambda m: None, **selection)
+    assert not (runs / "smoke").exists()  # so a later --resume cannot pick an empty run
+    with pytest.raises(RmR1Error, match="no such notebook"):  # checked before an earlier run is looked up
+        run_workbook("smoke", None, resume=True, notebooks=nbs, progress=False, log=lambda m: None, **selection)
+    assert not (runs / "smoke").exists()
 
 
 def test_bad_profile_fails_before_any_kernel(book, capsys):
@@ -99,3 +110,36 @@ def test_bad_profile_fails_before_any_kernel(book, capsys):
     assert not runs.exists()
     assert main(["--set", "sft.mode=x"]) == 1
     assert "sft.mode: 'x' is not allowed" in capsys.readouterr().err
+
+
+def test_cell_progress_reports_the_running_cell(book):
+    from rmr1lib.runner import CellProgress, execute_notebook
+    from rmr1lib.runs import open_run
+
+    nbs, runs, _ = book
+    _notebook(nbs / "05_slow.ipynb", ["x = 1", "import time\ntime.sleep(2.5)  # a slow cell", "y = 2"])
+    lines = []
+    progress = CellProgress("05_slow", lines.append, first=0.5, every=60)
+    execute_notebook(nbs / "05_slow.ipynb", open_run("smoke", "p", root=runs), {}, progress)
+    # code cells: parameters, x = 1, the slow one, y = 2 (no parameters given: papermill injects no cell)
+    assert len(lines) == 1 and lines[0].startswith("  05_slow: cell 3/4, ")
+    assert lines[0].endswith("`time.sleep(2.5)  # a slow cell` (running)")
+    assert progress.status() is None  # nothing runs after the notebook ended
+
+
+def test_cell_progress_on_a_terminal_redraws_one_line():
+    import io
+
+    now = [100.0]
+    stream = io.StringIO()
+    progress = CellProgress("03_x", lambda m: None, tty=True, stream=stream, clock=lambda: now[0])
+    progress.code_cells = [1, 3]
+    progress.cell_start(0, "markdown is ignored")
+    assert progress.status() is None
+    progress.cell_start(3, "# a comment\nfrom x import train\nresult = train(model)\nmore()")
+    now[0] += 75
+    assert progress.status() == "  03_x: cell 2/2, 1 min 15 s  `result = train(model)`"
+    assert stream.getvalue().startswith("\r\x1b[K  03_x: cell 2/2, 0 s")
+    progress.cell_end()
+    progress.end()
+    assert stream.getvalue().endswith("\r\x1b[K")

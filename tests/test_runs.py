@@ -6,8 +6,8 @@ import os
 import pytest
 
 from rmr1lib.errors import RmR1Error
-from rmr1lib.runs import (atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text, latest_run,
-                          open_run, read_jsonl)
+from rmr1lib.files import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text, read_jsonl
+from rmr1lib.runs import latest_run, open_run
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):
@@ -54,13 +54,6 @@ def test_atomic_path_requires_a_write(tmp_path):
     with pytest.raises(RmR1Error, match="nothing was written"):
         with atomic_path(tmp_path / "x"):
             pass
-
-
-def test_read_jsonl_names_bad_line(tmp_path):
-    p = tmp_path / "r.jsonl"
-    p.write_text('{"a": 1}\n\n{"a": \n')
-    with pytest.raises(RmR1Error, match=r"r.jsonl, line 3: not valid JSON"):
-        read_jsonl(p)
 
 
 def test_manifest_records_artifacts_and_lookup(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from rmr1lib.errors import ConfigError, DataError
 from rmr1lib.scoring import (apply_rmbench_reference_bug, load_results, rmb_goal, rmbench_matrix_scores,
                              score_file, score_results, score_rewardbench, score_rmb, score_rmbench,
-                             summarize_orders, validate_rows)
+                             summarize_orders, validate_result_rows)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "results"
@@ -210,7 +210,7 @@ def test_rmb_group_must_not_mix_goals():
     rows = [row("rmb", "Helpfulness/a", "b1", set="bon", group_id="g"),
             row("rmb", "Harmlessness/a", "b2", set="bon", group_id="g")]
     with pytest.raises(DataError, match=r"rows\[1\].*group 'g'"):
-        validate_rows(rows)
+        validate_result_rows(rows)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -281,9 +281,9 @@ def test_malformed_row_names_file_line_and_key(tmp_path, bad_line, expected):
 def test_duplicate_rmbench_rows_need_same_styles():
     a = row("rm-bench", "chat", "p", chosen_style=0, rejected_style=1)
     b = row("rm-bench", "chat", "p", chosen_style=1, rejected_style=0)
-    assert len(validate_rows([a, b])) == 2  # same prompt and order, different comparison: fine
+    assert len(validate_result_rows([a, b])) == 2  # same prompt and order, different comparison: fine
     with pytest.raises(DataError, match=r"rows\[1\]: duplicate row .* chosen_style 0, rejected_style 1"):
-        validate_rows([a, dict(a)])
+        validate_result_rows([a, dict(a)])
 
 
 def test_empty_and_missing_files(tmp_path):
@@ -345,16 +345,32 @@ def test_cli_malformed_file_exits_2_with_line_number():
     assert "Traceback" not in done.stderr and done.stdout == ""
 
 
+def test_score_command_names_binary_files_and_folders(tmp_path, capsys):
+    from rmr1lib.evaluate import main
+
+    binary = tmp_path / "results.jsonl"
+    binary.write_bytes(RB.read_bytes().splitlines(keepends=True)[0] + b"\x89PNG\r\n\x1a\n\x00\xff\xfe\n")
+    assert main(["score", str(binary)]) == 2
+    err = capsys.readouterr().err
+    assert f"{binary}, line 2: not UTF-8 text" in err and "binary file" in err
+    assert "Fix that row" not in err and "Traceback" not in err
+    assert main(["score", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is a folder, not a results file" in err and "no such" not in err
+    assert main(["score", str(tmp_path / "nope.jsonl")]) == 2
+    assert "nope.jsonl: no such results file" in capsys.readouterr().err
+
+
+def test_a_malformed_row_gets_the_row_hint(tmp_path, capsys):
+    from rmr1lib.evaluate import main
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(RB.read_text().splitlines()[0] + "\n{\"benchmark\": \"rewardbench\"\n")
+    assert main(["score", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}, line 2: not valid JSON" in err and "Fix that row" in err
+
+
 def test_cli_benchmark_absent_exits_2():
     done = run_cli("score", RB, "--benchmark", "rmb")
     assert done.returncode == 2 and "no rmb rows" in done.stderr and "Traceback" not in done.stderr
-
-
-def test_pure_modules_import_no_heavy_libraries():
-    code = ("import sys, rmr1lib.scoring, rmr1lib.paper, rmr1lib.evaluate\n"
-            "heavy = ('torch', 'transformers', 'vllm', 'trl', 'pandas', 'numpy', 'peft', 'datasets')\n"
-            "print([m for m in heavy if m in sys.modules])")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"

@@ -50,8 +50,11 @@ def test_each_mode_trains_saves_and_merges(setup, tmp_path, mode):
     from rmr1lib.sft import train_sft
 
     model, records, _ = setup
-    result = train_sft(model, records, tmp_path / mode, profile(mode), log=lambda m: None)
+    lines = []
+    result = train_sft(model, records, tmp_path / mode, profile(mode), log=lines.append)
     assert result.steps == 3 and [h["step"] for h in result.loss_history] == [1, 2, 3]
+    assert lines[0].startswith("SFT step 1/3 (33%)") and lines[-1].startswith("SFT step 3/3 (100%), ")  # progress
+    assert "took" in lines[-1] and len(lines) <= 3
     assert all(h["loss"] == h["loss"] and 0 < h["loss"] < 20 for h in result.loss_history)
     assert result.seconds_per_step and result.seconds_per_step > 0
     assert json.loads((tmp_path / mode / "loss_history.json").read_text()) == result.loss_history
@@ -86,7 +89,8 @@ def test_only_the_trace_carries_loss(setup, tmp_path):
 def test_interrupted_training_resumes_from_its_checkpoint(setup, tmp_path):
     from transformers import TrainerCallback
 
-    from rmr1lib.sft import last_checkpoint, train_sft
+    from rmr1lib.engine import last_checkpoint
+    from rmr1lib.sft import train_sft
 
     model, records, _ = setup
 
@@ -105,7 +109,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(setup, tmp_path):
     out = tmp_path / "resume"
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_sft(model, records, out, prof, callbacks=[Crash()], log=lambda m: None)
-    assert last_checkpoint(out).endswith("checkpoint-2") and not (out / "model").exists()
+    assert last_checkpoint(out / "checkpoints").endswith("checkpoint-2") and not (out / "model").exists()
     counter = Count()
     result = train_sft(model, records, out, prof, callbacks=[counter], log=lambda m: None)
     assert result.resumed_from.endswith("checkpoint-2")
@@ -116,20 +120,21 @@ def test_interrupted_training_resumes_from_its_checkpoint(setup, tmp_path):
 
 
 def test_qlora_cpu_repacking_is_disabled_and_training_after_inference_works(setup, monkeypatch):
-    """The stack notes' AVX512-BF16 pitfall: an eval-mode forward repacks 4-bit weights and breaks training."""
+    """The AVX512-BF16 pitfall (docs/stack.md): an eval-mode forward repacks 4-bit weights and breaks training."""
     import bitsandbytes as bnb
     import torch
     from bitsandbytes.functional import has_avx512bf16
     from peft import get_peft_model
 
-    from rmr1lib.sft import disable_cpu_bf16_repacking, load_base_model, lora_config
+    from rmr1lib import engine
+    from rmr1lib.engine import disable_cpu_bf16_repacking, load_for_training, peft_config
 
     model_path, _, _ = setup
     x = torch.randint(0, 200, (1, 12))
 
     def eval_then_train(model):
         layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
-        model = get_peft_model(model, lora_config(profile("qlora").sft))
+        model = get_peft_model(model, peft_config(profile("qlora").sft))
         model.eval()
         with torch.no_grad():
             model(input_ids=x)
@@ -137,18 +142,16 @@ def test_qlora_cpu_repacking_is_disabled_and_training_after_inference_works(setu
         model(input_ids=x, labels=x).loss.backward()
         return layers
 
-    layers = eval_then_train(load_base_model(model_path, "qlora"))
+    layers = eval_then_train(load_for_training(model_path, "qlora", profile("qlora")))
     assert layers and all(m.support_avx512bf16_for_cpu is False for m in layers)
     if not has_avx512bf16():
         pytest.skip("this CPU has no AVX512-BF16: the pitfall cannot occur here")
     # control: with the repacking left on, the same sequence fails on this CPU (so the fix above is what works)
-    import rmr1lib.sft as sft
-
     with monkeypatch.context() as m:
-        m.setattr(sft, "disable_cpu_bf16_repacking", lambda model: 0)
+        m.setattr(engine, "disable_cpu_bf16_repacking", lambda model: 0)
         with pytest.raises(RuntimeError, match="in-place|inplace|leaf"):
-            eval_then_train(load_base_model(model_path, "qlora"))
-    assert disable_cpu_bf16_repacking(load_base_model(model_path, "qlora")) == len(layers)
+            eval_then_train(load_for_training(model_path, "qlora", profile("qlora")))
+    assert disable_cpu_bf16_repacking(load_for_training(model_path, "qlora", profile("qlora"))) == len(layers)
 
 
 def test_bad_records_lengths_and_cpu_settings(setup, tmp_path):

@@ -10,7 +10,8 @@ from rmr1lib.envcheck import environment_report
 from rmr1lib.errors import ConfigError, OfflineError, RmR1Error
 from rmr1lib.figures import pipeline_figure
 from rmr1lib.hub import resolve_model
-from rmr1lib.workbook import base_model_path, latest_judge, load_pairs, start_notebook
+from rmr1lib.workbook import (base_model_path, grpo_start_model, judge_to_evaluate, latest_judge, load_pairs,
+                              start_notebook)
 
 
 @pytest.fixture
@@ -81,3 +82,45 @@ def test_pipeline_figure_and_environment_report(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 10_000
     report = dict(environment_report())
     assert report["torch threads"] == "1" and "version: torch" in report
+
+
+def _fake_model(folder):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+def test_notebook_plumbing_saves_records_and_picks_judges(runs_root):
+    ctx = start_notebook("04_x", "smoke", {"rl.reward": "verifiable"}, run_name="plumb")
+    path = ctx.save_jsonl("rows.jsonl", [{"a": 1}, {"a": 2}], kind="data", rows=2)  # "rows" can be a manifest field
+    assert path == ctx.run.artifact("rows.jsonl") and path.read_text() == '{"a": 1}\n{"a": 2}\n'
+    assert ctx.run.artifact_info("rows.jsonl")["rows"] == 2 and ctx.run.artifact_info("rows.jsonl")["seed"] == 42
+    ctx.save_json("summary.json", {"x": 1}, obj="a manifest field too")
+    assert json.loads(ctx.run.artifact("summary.json").read_text()) == {"x": 1}
+    base = base_model_path(ctx)
+    assert grpo_start_model(ctx) == ("base", base) and judge_to_evaluate(ctx) == ("base", base)
+    sft = _fake_model(ctx.run.path("sft_model"))
+    ctx.record("sft_model", sft, kind="model")
+    assert grpo_start_model(ctx) == ("sft", str(sft)) and judge_to_evaluate(ctx) == ("sft_model", str(sft))
+    # the cold-start ablation never starts from the distilled judge; a named checkpoint is evaluated as named
+    cold = start_notebook("04_y", "smoke", {"rl.reward": "cold_start", "eval.checkpoint": "/models/mine"},
+                          run_name="plumb2")
+    cold.record("sft_model", _fake_model(cold.run.path("sft_model")))
+    assert grpo_start_model(cold) == ("base", base_model_path(cold))
+    assert judge_to_evaluate(cold) == ("/models/mine", "/models/mine")
+
+
+def test_generation_options_follow_the_profile():
+    from rmr1lib.generation import generator_options, sampling_from_profile
+    from rmr1lib.profiles import load_profile
+
+    smoke, gpu = load_profile("smoke"), load_profile("single_gpu")
+    assert generator_options(smoke)["max_model_len"] == smoke.model.tiny.max_positions
+    # a GPU profile runs the model at its own context length: no accidental 4,096-token cap from the tiny shape
+    assert generator_options(gpu)["max_model_len"] is None
+    assert generator_options(gpu) | {"max_model_len": 0} == dict(
+        backend="vllm", dtype="bfloat16", device="cuda", batch_size=gpu.generation.batch_size, max_model_len=0,
+        gpu_memory_utilization=gpu.generation.gpu_memory_utilization, tensor_parallel_size=1,
+        trust_remote_code=False)
+    sampling = sampling_from_profile(gpu, seed=3, max_new_tokens=7)
+    assert (sampling.seed, sampling.max_new_tokens, sampling.temperature) == (3, 7, gpu.generation.temperature)
