@@ -65,10 +65,10 @@ __all__ = [
     "RUNS_FILE", "REWARD_PATH", "REWARD_NAME", "DATA_SOURCE", "ClusterRun", "RunTable", "Recipe", "Validation",
     "load_runs", "get_run", "run_profile", "build_recipe", "verl_overrides", "merge_overrides",
     "verl_config_dir", "compose_verl_config", "validate_verl_config", "recipe_checks", "vllm_distribution_alias",
-    "verl_reward_check", "verl_rl_rows", "export_rl_parquet", "export_sft_jsonl", "read_verl_dataset",
+    "choose_run", "runs_overview", "validate_runs", "load_tokenizer", "verl_reward_check", "verl_rl_rows", "export_rl_parquet", "export_sft_jsonl", "read_verl_dataset",
     "sft_accelerate_config", "deepspeed_zero3_config", "trl_sft_config", "DEEPSPEED_DOCUMENTED_KEYS",
     "check_deepspeed_keys", "check_sft_batch", "validate_sft_files", "single_node_script", "slurm_script", "sft_launch_script",
-    "cost_sheet", "sft_cost", "ERRATA", "hyperparameter_table", "render", "main",
+    "cost_sheet", "sft_cost", "ERRATA", "hyperparameter_table", "installed_versions", "render", "main",
 ]
 
 
@@ -128,7 +128,7 @@ class RunTable:
 _RUN_FIELDS = {f.name for f in dataclasses.fields(ClusterRun)} - {"name", "gpus_per_node"}
 _OPTIONAL_FIELDS = {"lr"}
 _TOP_KEYS = {"gpus_per_node", "sft_batch", "sft_traces", "rl_rows", "cost", "runs"}
-_COST_KEYS = {"gpu", "peak_bf16_tflops", "train_mfu", "mean_prompt_tokens", "mean_response_tokens",
+_COST_KEYS = {"gpu", "peak_bf16_tflops", "train_mfu", "sft_mfu", "mean_prompt_tokens", "mean_response_tokens",
               "rollout_tokens_per_gpu_s", "mean_trace_tokens", "overhead"}
 
 
@@ -218,6 +218,31 @@ def run_profile(run: ClusterRun, table: Optional[RunTable] = None, profile: str 
     }
     values.update(_flat(parse_overrides(overrides)))
     return load_profile(profile, values)
+
+
+def choose_run(profile: Profile, name: str = "auto", table: Optional[RunTable] = None) -> ClusterRun:
+    """A run by name, or for "auto" the run of the profile's model family and size (else instruct-7b)."""
+    table = table or load_runs()
+    if name != "auto":
+        return get_run(name, table)
+    for run in table.runs.values():
+        if (run.family, run.size) == (profile.model.family, profile.model.size):
+            return run
+    return get_run("instruct-7b", table)
+
+
+def runs_overview(table: Optional[RunTable] = None) -> list[dict]:
+    """One row per run: model, GPUs, where RL starts, RL data, and the learning rates the profile resolves."""
+    table = table or load_runs()
+    rows = []
+    for run in table.runs.values():
+        prof = run_profile(run, table)
+        rows.append({"run": run.name, "base model": prof.model_name(), "nodes x GPUs": f"{run.nodes} x {run.gpus_per_node}",
+                     "RL starts from": "distilled SFT model" if run.distilled else "base model",
+                     "RL data": run.rl_data, "judge prompt": run.prompt_kind, "RL lr": prof.rl_learning_rate(),
+                     "SFT lr": prof.sft_learning_rate() if run.distilled else None,
+                     "released checkpoint": run.paper_model})
+    return rows
 
 
 def _flat(nested: dict, prefix: str = "") -> dict:
@@ -531,6 +556,18 @@ def validate_verl_config(cfg: Any) -> Validation:
     return Validation(True, "", message[-1] if message else "valid", notes)
 
 
+def validate_runs(names: Optional[Sequence[str]] = None, extra: Sequence[str] = (),
+                  table: Optional[RunTable] = None) -> list[dict]:
+    """Compose and validate several runs (default: all) with verl; one row per run."""
+    table = table or load_runs()
+    rows = []
+    for name in names or list(table.runs):
+        recipe = build_recipe(name, extra=extra, table=table)
+        result = validate_verl_config(compose_verl_config(recipe.overrides, resolve=False))
+        rows.append({"run": name, **result.as_row()})
+    return rows
+
+
 def _lora_rank(cfg: Any) -> int:
     model = cfg.actor_rollout_ref.model
     rank = (model.get("lora") or {}).get("rank", 0) or 0
@@ -540,6 +577,17 @@ def _lora_rank(cfg: Any) -> int:
 # ----------------------------------------------------------------------------------------------------------
 # the reward through verl's own loader and reward manager
 # ----------------------------------------------------------------------------------------------------------
+def load_tokenizer(tokenizer: Any) -> Any:
+    """A tokenizer object as is, or the tokenizer of a model folder / hub name."""
+    if not isinstance(tokenizer, (str, Path)):
+        return tokenizer
+    from transformers import AutoTokenizer
+
+    from .hub import resolve_model
+
+    return AutoTokenizer.from_pretrained(resolve_model(str(tokenizer)))
+
+
 def verl_reward_check(cfg: Any, tokenizer: Any, cases: Sequence[tuple[str, str]]) -> list[dict]:
     """Score (judgement, ground truth) cases with verl's loader + naive reward manager on tokenized responses.
 
@@ -550,6 +598,7 @@ def verl_reward_check(cfg: Any, tokenizer: Any, cases: Sequence[tuple[str, str]]
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    tokenizer = load_tokenizer(tokenizer)
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(_reward_rows, cfg, tokenizer, list(cases)).result()
 
@@ -655,7 +704,7 @@ def export_sft_jsonl(records: Sequence[dict], path: Union[str, Path], tokenizer:
     kept = [dict(r) for r in dataset]
     dropped = 0
     if tokenizer is not None and max_length:
-        kept, too_long = split_by_length(kept, tokenizer, max_length)
+        kept, too_long = split_by_length(kept, load_tokenizer(tokenizer), max_length)
         dropped = len(too_long)
     if not kept:
         raise DataError(f"no SFT record is shorter than {max_length} tokens; nothing to write to {path}")
@@ -668,6 +717,7 @@ def read_verl_dataset(cfg: Any, tokenizer: Any, split: str = "train"):
     from omegaconf import OmegaConf
     from verl.trainer.ppo.utils import create_rl_dataset
 
+    tokenizer = load_tokenizer(tokenizer)
     files = cfg.data.train_files if split == "train" else cfg.data.val_files
     data_cfg = OmegaConf.merge(cfg.data, {"filter_overlong_prompts_workers": 1, "dataloader_num_workers": 0})
     return create_rl_dataset(files, data_cfg, tokenizer, None, is_train=split == "train")
@@ -1036,7 +1086,7 @@ def sft_launch_script(recipe: Recipe) -> str:
 # TRL's sft script). Data: python -m rmr1lib.cluster export {r.name} --pairs <run>/artifacts \\
 #   --traces <run>/artifacts/traces.jsonl --out {recipe.workdir}/data   (writes {recipe.workdir}/sft_data too)
 # One node: bash sft_launch.sh. Several nodes: inside an allocation, srun --ntasks-per-node=1 bash sft_launch.sh
-# Resume: run again with resume_from_checkpoint=true (TRL continues from the newest checkpoint in output_dir).
+# Resume: run the same command again; it continues from the newest checkpoint in $WORKDIR/sft/model.
 set -euo pipefail
 HERE="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
 WORKDIR="${{RMR1_WORKDIR:-{recipe.workdir}}}"
@@ -1048,14 +1098,21 @@ if [ "{r.nodes}" -gt 1 ]; then
   head=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1)
   RANK_ARGS=(--machine_rank "$SLURM_NODEID" --main_process_ip "$head" --main_process_port 29500)
 fi
+RESUME=()
+last=$(ls -d "$WORKDIR"/sft/model/checkpoint-* 2>/dev/null | awk -F'checkpoint-' '{{print $NF" "$0}}' | sort -n | tail -n1 | cut -d' ' -f2- || true)
+[ -n "$last" ] && RESUME=(--resume_from_checkpoint "$last") && echo "resuming from $last"
 accelerate launch --config_file "$HERE/sft_accelerate.yaml" "${{RANK_ARGS[@]}}" \\
-  -m trl.scripts.sft --config "$HERE/sft_trl.yaml" "$@"
+  -m trl.scripts.sft --config "$HERE/sft_trl.yaml" "${{RESUME[@]}}" "$@"
 """
 
 
 # ----------------------------------------------------------------------------------------------------------
 # cost sheet (estimates)
 # ----------------------------------------------------------------------------------------------------------
+RL_FLOPS_PER_PARAM_TOKEN = 12   # actor forward + backward with recomputation (8) + old (2) and reference (2) log-probs
+SFT_FLOPS_PER_PARAM_TOKEN = 8   # forward + backward with gradient checkpointing
+
+
 def _params(size: str) -> float:
     from .memory import model_shape
 
@@ -1065,9 +1122,10 @@ def _params(size: str) -> float:
 def cost_sheet(run: ClusterRun, profile: Profile, table: Optional[RunTable] = None) -> dict:
     """Sequences and tokens per step, steps per epoch and a GPU-hours range for one RL run (ESTIMATES).
 
-    Training FLOPs per token are taken as 10 x parameters (actor forward + backward = 6, recomputing the old
-    log-probs = 2, reference log-probs = 2); rollout time as generated tokens over an assumed vLLM throughput
-    per GPU; both multiplied by an overhead factor. Every assumption comes from the runs file's `cost` section.
+    Training FLOPs per token are taken as 12 x parameters (actor forward + backward with gradient checkpointing
+    = 8, recomputing the old log-probs = 2, reference log-probs = 2); rollout time as generated tokens over an
+    assumed vLLM throughput per GPU; both multiplied by an overhead factor. Every assumption comes from the runs
+    file's `cost` section.
     """
     table = table or load_runs()
     c, rl = table.cost, profile.rl
@@ -1084,7 +1142,7 @@ def cost_sheet(run: ClusterRun, profile: Profile, table: Optional[RunTable] = No
         prompt_t = c["mean_prompt_tokens"][i]
         response_t = c["mean_response_tokens"][run.family][i]
         tokens = sequences * (prompt_t + response_t)
-        train_s = 10 * n_params * tokens / (run.n_gpus * peak * c["train_mfu"][i])
+        train_s = RL_FLOPS_PER_PARAM_TOKEN * n_params * tokens / (run.n_gpus * peak * c["train_mfu"][i])
         rollout_s = sequences * response_t / (run.n_gpus * c["rollout_tokens_per_gpu_s"][run.size][i])
         step_s = (train_s + rollout_s) * c["overhead"][i]
         bounds.append((tokens, step_s, step_s * steps * run.n_gpus / 3600))
@@ -1099,7 +1157,7 @@ def cost_sheet(run: ClusterRun, profile: Profile, table: Optional[RunTable] = No
 
 
 def sft_cost(run: ClusterRun, profile: Profile, table: Optional[RunTable] = None) -> Optional[dict]:
-    """Steps and a GPU-hours range for a run's distillation SFT (ESTIMATES); None for runs without SFT."""
+    """Steps and a GPU-hours range for a run's distillation SFT (ESTIMATES, 8 x parameters FLOPs per token)."""
     if not run.distilled:
         return None
     table = table or load_runs()
@@ -1109,11 +1167,13 @@ def sft_cost(run: ClusterRun, profile: Profile, table: Optional[RunTable] = None
     hours = []
     for i in (0, 1):
         tokens = table.sft_traces * (c["mean_prompt_tokens"][i] + c["mean_trace_tokens"][i])
-        seconds = 6 * _params(run.size) * tokens / (run.n_gpus * peak * c["train_mfu"][i]) * c["overhead"][i]
+        seconds = (SFT_FLOPS_PER_PARAM_TOKEN * _params(run.size) * tokens / (run.n_gpus * peak * c["sft_mfu"][i])
+                   * c["overhead"][i])
         hours.append(seconds * run.n_gpus / 3600)
     return {"run": run.name, "traces": table.sft_traces, "batch": table.sft_batch, "optimizer steps": steps,
             "learning rate": profile.sft_learning_rate(),
-            "GPU-hours (estimate)": f"{hours[0]:,.0f}-{hours[1]:,.0f}"}
+            "GPU-hours (estimate)": f"{hours[0]:,.1f}-{hours[1]:,.1f}",
+            "gpu_hours_low": round(hours[0], 2), "gpu_hours_high": round(hours[1], 2)}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -1245,6 +1305,11 @@ def render(name: str, out: Union[str, Path], *, workdir: Optional[str] = None, m
     return {"files": [str(p) for p in written], "validation": result, "recipe": recipe, "config": cfg}
 
 
+def installed_versions(distributions: Sequence[str]) -> dict:
+    """{distribution: installed version or "not installed"} (what importlib.metadata, and so verl, can see)."""
+    return {name: _version(name) for name in distributions}
+
+
 def _version(dist: str) -> str:
     try:
         return importlib.metadata.version(dist)
@@ -1300,11 +1365,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(f"{path}: {len(rows)} rows")
     if args.traces:
         prof = run_profile(run, table)
-        tokenizer = None
-        if args.tokenizer:
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+        tokenizer = load_tokenizer(args.tokenizer) if args.tokenizer else None
         target = out.parent / "sft_data" / "train.jsonl"
         path, dropped = export_sft_jsonl(read_jsonl(args.traces), target, tokenizer, prof.sft.max_length)
         print(f"{path}: SFT rows ({dropped} dropped as longer than {prof.sft.max_length} tokens)"
