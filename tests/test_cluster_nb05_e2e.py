@@ -9,7 +9,7 @@ import yaml
 
 pytestmark = pytest.mark.slow
 NB = "05_rl_cluster_configs"
-BUDGET_S = 30  # target 20 s on an idle 2-core machine; margin for a busy one
+BUDGET_S = 40  # target 20 s on the 2-core machine; twice that as margin for a busy one (as 06 does)
 
 
 def _outputs(run, marker):
