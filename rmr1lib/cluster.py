@@ -344,6 +344,7 @@ def verl_overrides(profile: Profile, run: ClusterRun, workdir: str, model_path: 
         ("actor_rollout_ref.actor.fsdp_config.param_offload", offload_params),
         ("actor_rollout_ref.actor.fsdp_config.optimizer_offload", offload_optimizer),
         ("actor_rollout_ref.actor.checkpoint.save_contents", ["model", "optimizer", "extra", "hf_model"]),
+        ("actor_rollout_ref.actor.checkpoint.load_contents", ["model", "optimizer", "extra"]),  # resume: sharded state
         ("actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu", run.log_prob_micro_batch_per_gpu),
         ("actor_rollout_ref.ref.fsdp_config.param_offload", run.size != "7B"),
         # rollouts: vLLM, tensor parallel, the paper's sampling

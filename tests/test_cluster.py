@@ -313,6 +313,8 @@ def test_every_recipe_passes_verls_validation_and_reads_back(name, composed):
     assert (cfg.trainer.nnodes, cfg.trainer.n_gpus_per_node) == (recipe.run.nodes, 8)
     assert cfg.algorithm.adv_estimator == "grpo" and cfg.critic.enable is False
     assert cfg.reward.custom_reward_function.path == "pkg://rmr1lib.rewards"
+    assert "hf_model" in a.checkpoint.save_contents and "hf_model" not in a.checkpoint.load_contents
+    assert (cfg.trainer.resume_mode, cfg.trainer.save_freq) == ("auto", 10)
     assert cfg.actor_rollout_ref.rollout.prompt_length == 4096  # a verl interpolation, resolved
     rows = {row["setting"]: row for row in C.hyperparameter_table(recipe, cfg)}
     assert rows["learning rate (constant)"]["this recipe"] == PAPER_RL_LR[name]
