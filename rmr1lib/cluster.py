@@ -886,12 +886,29 @@ def check_deepspeed_keys(config: dict) -> list[str]:
     return problems
 
 
-def _check(rows: list, check: str, engine: str, ok: bool, detail: str) -> None:
-    rows.append({"check": check, "by": engine, "ok": bool(ok), "detail": detail})
+def _check(rows: list, check: str, engine: str, ok: Optional[bool], detail: str) -> None:
+    rows.append({"check": check, "by": engine, "ok": None if ok is None else bool(ok), "detail": detail})
+
+
+def _ds_vs_trainer(ds: dict, args: Any) -> list[str]:
+    """Values written out in a DeepSpeed config that disagree with the trainer's arguments (transformers' format)."""
+    pairs = [("train_micro_batch_size_per_gpu", "per_device_train_batch_size"),
+             ("gradient_accumulation_steps", "gradient_accumulation_steps"),
+             ("gradient_clipping", "max_grad_norm"), ("optimizer.params.lr", "learning_rate"),
+             ("bf16.enabled", "bf16")]
+    problems = []
+    for ds_key, hf_key in pairs:
+        node: Any = ds
+        for part in ds_key.split("."):
+            node = node.get(part, "auto") if isinstance(node, dict) else "auto"
+        hf_value = getattr(args, hf_key)
+        if node != "auto" and node != hf_value:
+            problems.append(f"ds {ds_key}={node} vs hf {hf_key}={hf_value}")
+    return problems
 
 
 def validate_sft_files(folder: Union[str, Path], run: ClusterRun, table: Optional[RunTable] = None) -> list[dict]:
-    """Check a rendered run's SFT files with the engines that will read them; one row per check.
+    """Check a rendered run's SFT files with the engines that will read them; one row per check (ok None: not run).
 
     accelerate's own config loader reads sft_accelerate.yaml; TRL's sft-script parser reads sft_trl.yaml into
     its SFTConfig; transformers' DeepSpeed integration fills ds_zero3.json from those arguments and reports every
@@ -939,6 +956,17 @@ def validate_sft_files(folder: Union[str, Path], run: ClusterRun, table: Optiona
                "parsed here with bf16 off, so the launch checks the pair on the GPU machine")
         ds = json.loads(json.dumps(ds))
         ds["bf16"]["enabled"] = False
+    agree = "ds_zero3.json agrees with the TRL arguments (as checked at launch)"
+    if importlib.util.find_spec("deepspeed") is None:
+        # transformers' DeepSpeed integration refuses to load without DeepSpeed; compare the written-out values
+        problems = _ds_vs_trainer(ds, args)
+        _check(rows, agree, "rmr1lib (transformers' check needs DeepSpeed)", not problems and
+               ds["train_micro_batch_size_per_gpu"] * ds["gradient_accumulation_steps"] * run.n_gpus == table.sft_batch,
+               "; ".join(problems) or f"micro-batch, accumulation, learning rate, clipping agree; "
+               f"{ds['train_micro_batch_size_per_gpu']} x {ds['gradient_accumulation_steps']} x {run.n_gpus} GPUs")
+        _check(rows, "DeepSpeed's own config class", "deepspeed", None,
+               "not run: DeepSpeed is not installed in this environment (checked against the documented keys above)")
+        return rows
     from transformers import Qwen2Config
     from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
 
@@ -946,33 +974,26 @@ def validate_sft_files(folder: Union[str, Path], run: ClusterRun, table: Optiona
 
     hf = HfTrainerDeepSpeedConfig(ds)
     hf.trainer_config_process(args)
-    shape = model_shape(run.size)
-    model = types.SimpleNamespace(config=Qwen2Config(hidden_size=shape.hidden))  # the shape only; not loaded here
-    steps = math.ceil(table.sft_traces / table.sft_batch)
+    model = types.SimpleNamespace(config=Qwen2Config(hidden_size=model_shape(run.size).hidden))  # shape only
     try:
-        hf.trainer_config_finalize(args, model, steps)
+        hf.trainer_config_finalize(args, model, math.ceil(table.sft_traces / table.sft_batch))
         filled_ok, detail = True, (f"no mismatch; train_batch_size {hf.config['train_batch_size']} per process x "
                                    f"{run.n_gpus} GPUs = {hf.config['train_batch_size'] * run.n_gpus}")
     except ValueError as exc:
         filled_ok, detail = False, str(exc).strip()
     batch = hf.config["train_batch_size"] * run.n_gpus if filled_ok else None
-    _check(rows, "transformers fills ds_zero3.json from the TRL arguments without a mismatch", "transformers",
-           filled_ok and batch == table.sft_batch, detail)
-    if importlib.util.find_spec("deepspeed") is None:
-        _check(rows, "DeepSpeed's own config class", "deepspeed", True,
-               "not run: DeepSpeed is not installed in this environment (checked against the documented keys above)")
-    elif filled_ok:
+    _check(rows, agree, "transformers", filled_ok and batch == table.sft_batch, detail)
+    if filled_ok:
         from deepspeed.runtime.config import DeepSpeedConfig
 
         try:
             dsc = DeepSpeedConfig(hf.config)
-            _check(rows, "DeepSpeed's own config class accepts the filled config", "deepspeed", True,
-                   f"deepspeed {_version('deepspeed')}: ZeRO stage {dsc.zero_optimization_stage}, micro-batch "
-                   f"{dsc.train_micro_batch_size_per_gpu}, accumulation {dsc.gradient_accumulation_steps} "
-                   f"(world size {dsc.world_size} here: no process group on this machine)")
+            _check(rows, "DeepSpeed's own config class", "deepspeed", True,
+                   f"deepspeed {_version('deepspeed')} accepts the filled config: ZeRO stage "
+                   f"{dsc.zero_optimization_stage}, micro-batch {dsc.train_micro_batch_size_per_gpu}, accumulation "
+                   f"{dsc.gradient_accumulation_steps} (world size {dsc.world_size} here: no process group)")
         except Exception as exc:  # noqa: BLE001 - DeepSpeed raises assertion and pydantic errors alike
-            _check(rows, "DeepSpeed's own config class accepts the filled config", "deepspeed", False,
-                   f"{type(exc).__name__}: {exc}")
+            _check(rows, "DeepSpeed's own config class", "deepspeed", False, f"{type(exc).__name__}: {exc}")
     return rows
 
 
