@@ -1039,6 +1039,7 @@ set -euo pipefail
 {_data_check(recipe)}
 ray stop --force >/dev/null 2>&1 || true
 ray start --head --num-gpus {r.gpus_per_node} --disable-usage-stats
+export RAY_ADDRESS=auto   # verl's ray.init() joins this local cluster
 trap 'ray stop --force >/dev/null 2>&1 || true' EXIT
 python3 -m verl.trainer.main_ppo "${{OVERRIDES[@]}}" "$@" 2>&1 | tee -a "$WORKDIR/logs/{r.name}.log"
 """
