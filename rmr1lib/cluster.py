@@ -40,7 +40,6 @@ import importlib.metadata
 import importlib.util
 import json
 import math
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +64,11 @@ __all__ = [
     "RUNS_FILE", "REWARD_PATH", "REWARD_NAME", "DATA_SOURCE", "ClusterRun", "RunTable", "Recipe", "Validation",
     "load_runs", "get_run", "run_profile", "build_recipe", "verl_overrides", "merge_overrides",
     "verl_config_dir", "compose_verl_config", "validate_verl_config", "recipe_checks", "vllm_distribution_alias",
-    "choose_run", "runs_overview", "validate_runs", "load_tokenizer", "verl_reward_check", "verl_rl_rows", "export_rl_parquet", "export_sft_jsonl", "read_verl_dataset",
+    "choose_run", "runs_overview", "validate_runs", "load_tokenizer", "verl_reward_check", "verl_rl_rows",
+    "export_rl_parquet", "export_sft_jsonl", "read_verl_dataset",
     "sft_accelerate_config", "deepspeed_zero3_config", "trl_sft_config", "DEEPSPEED_DOCUMENTED_KEYS",
-    "check_deepspeed_keys", "check_sft_batch", "validate_sft_files", "single_node_script", "slurm_script", "sft_launch_script",
+    "check_deepspeed_keys", "check_sft_batch", "validate_sft_files", "single_node_script", "slurm_script",
+    "sft_launch_script",
     "cost_sheet", "sft_cost", "ERRATA", "hyperparameter_table", "installed_versions", "render", "main",
 ]
 
@@ -237,7 +238,8 @@ def runs_overview(table: Optional[RunTable] = None) -> list[dict]:
     rows = []
     for run in table.runs.values():
         prof = run_profile(run, table)
-        rows.append({"run": run.name, "base model": prof.model_name(), "nodes x GPUs": f"{run.nodes} x {run.gpus_per_node}",
+        rows.append({"run": run.name, "base model": prof.model_name(),
+                     "nodes x GPUs": f"{run.nodes} x {run.gpus_per_node}",
                      "RL starts from": "distilled SFT model" if run.distilled else "base model",
                      "RL data": run.rl_data, "judge prompt": run.prompt_kind, "RL lr": prof.rl_learning_rate(),
                      "SFT lr": prof.sft_learning_rate() if run.distilled else None,
@@ -668,8 +670,9 @@ def verl_rl_rows(rows: Sequence[dict], split: str, prompt_kind: str) -> list[dic
             "prompt": prompt,
             "ability": "reward-modeling",
             "reward_model": {"style": "rule", "ground_truth": f"model_{side.lower()}"},
-            "extra_info": {"index": i, "split": split, "id": str(row.get("id", i)), "source": str(row.get("source", "")),
-                           "category": str(row.get("category", "")), "prompt_kind": prompt_kind},
+            "extra_info": {"index": i, "split": split, "id": str(row.get("id", i)),
+                           "source": str(row.get("source", "")), "category": str(row.get("category", "")),
+                           "prompt_kind": prompt_kind},
         })
     return out
 
@@ -733,7 +736,8 @@ def check_sft_batch(profile: Profile, batch: int) -> None:
     got = s.per_device_batch_size * s.gradient_accumulation_steps * s.num_gpus
     if got != batch:
         raise ConfigError(f"SFT batch: sft.per_device_batch_size {s.per_device_batch_size} x "
-                          f"sft.gradient_accumulation_steps {s.gradient_accumulation_steps} x sft.num_gpus {s.num_gpus} "
+                          f"sft.gradient_accumulation_steps {s.gradient_accumulation_steps} x "
+                          f"sft.num_gpus {s.num_gpus} "
                           f"= {got}, not the paper's {batch}")
 
 
@@ -946,7 +950,8 @@ def validate_sft_files(folder: Union[str, Path], run: ClusterRun, table: Optiona
     _, args, model_args, _ = make_parser().parse_args_and_config(args=argv, fail_with_unknown_args=True)
     size_ok = run.size.lower() in model_args.model_name_or_path.lower()
     _check(rows, "TRL's sft parser accepts sft_trl.yaml (unknown keys fail)", "TRL", size_ok,
-           f"model {model_args.model_name_or_path}, lr {args.learning_rate:g}, batch {args.per_device_train_batch_size} "
+           f"model {model_args.model_name_or_path}, lr {args.learning_rate:g}, "
+           f"batch {args.per_device_train_batch_size} "
            f"x {args.gradient_accumulation_steps} x {run.n_gpus} GPUs, max length {args.max_length}, packing "
            f"{args.packing}, gradient checkpointing {args.gradient_checkpointing}")
     if not bf16_here:
@@ -1411,7 +1416,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = sub.add_parser("validate", help="compose with verl's hydra config and run verl's validation")
     p.add_argument("run")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a verl override applied on top of the recipe, e.g. actor_rollout_ref.actor.ppo_mini_batch_size=2048")
+                   help="a verl override applied on top of the recipe, "
+                        "e.g. actor_rollout_ref.actor.ppo_mini_batch_size=2048")
     p = sub.add_parser("export", help="export notebook 01's pairs (and notebook 03's traces) for verl and TRL")
     p.add_argument("run")
     p.add_argument("--pairs", required=True, help="a run's artifacts folder (train_pairs.jsonl, heldout_pairs.jsonl)")

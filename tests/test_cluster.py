@@ -253,7 +253,7 @@ def test_documented_key_check_catches_typos_and_bad_values():
 
 def test_sft_batch_check_names_the_keys():
     prof = C.build_recipe("instruct-14b", profile_overrides={"sft.gradient_accumulation_steps": 16}).profile
-    with pytest.raises(ConfigError, match="gradient_accumulation_steps 16 x sft.num_gpus 16 = 256, not the paper's 128"):
+    with pytest.raises(ConfigError, match="accumulation_steps 16 x sft.num_gpus 16 = 256, not the paper's 128"):
         C.check_sft_batch(prof, 128)
 
 
@@ -359,7 +359,8 @@ def test_lora_recipe_is_validated_by_telling_verl_which_vllm_is_installed():
     too_big = C.compose_verl_config(C.build_recipe("instruct-7b",
                                                    extra=["actor_rollout_ref.model.lora_rank=1000"]).overrides)
     rejected = C.validate_verl_config(too_big)
-    assert not rejected.ok and rejected.stage == "verl" and "lora_rank must be less than or equal to" in rejected.message
+    assert not rejected.ok and rejected.stage == "verl"
+    assert "lora_rank must be less than or equal to" in rejected.message
     # without the alias, verl's own module refuses to load: re-import it and see
     saved = sys.modules.pop("verl.third_party.vllm")
     try:
@@ -473,7 +474,7 @@ def test_export_command_writes_rl_and_sft_data(pairs, tiny_tokenizer, tmp_path, 
     assert "notebook 01_data_prep" in capsys.readouterr().err
 
 
-# ---------------------------------------------------------------- SFT files against accelerate, TRL, transformers, DeepSpeed
+# ---------------------------------------------------------------- SFT files: accelerate, TRL, transformers, DeepSpeed
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["instruct-7b", "instruct-32b"])
 def test_sft_files_pass_the_engines_that_read_them(name, tmp_path):
