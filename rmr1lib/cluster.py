@@ -682,7 +682,7 @@ def export_rl_parquet(rows: Sequence[dict], path: Union[str, Path], split: str, 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .runs import atomic_path
+    from .files import atomic_path
 
     records = verl_rl_rows(rows, split, prompt_kind)
     if not records:
@@ -701,7 +701,7 @@ def export_sft_jsonl(records: Sequence[dict], path: Union[str, Path], tokenizer:
     With a tokenizer, rows longer than `max_length` tokens are dropped (not cut: cutting removes the verdict), as
     rmr1lib.sft does; returns (path, rows dropped).
     """
-    from .runs import atomic_write_jsonl
+    from .files import atomic_write_jsonl
     from .sft import split_by_length, sft_dataset
 
     dataset = sft_dataset(records)  # checks every record and keeps only prompt and completion
@@ -1291,7 +1291,7 @@ def render(name: str, out: Union[str, Path], *, workdir: Optional[str] = None, m
     """
     from omegaconf import OmegaConf
 
-    from .runs import atomic_write_json, atomic_write_text
+    from .files import atomic_write_json, atomic_write_text
 
     table = table or load_runs()
     out = Path(out)
@@ -1378,7 +1378,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .runs import read_jsonl
+    from .files import read_jsonl
 
     table = load_runs()
     run = get_run(args.run, table)

@@ -448,7 +448,7 @@ def test_exported_parquet_is_read_by_verls_rl_dataset(pairs, tiny_tokenizer, tmp
 
 @pytest.mark.slow
 def test_export_command_writes_rl_and_sft_data(pairs, tiny_tokenizer, tmp_path, capsys):
-    from rmr1lib.runs import atomic_write_jsonl, read_jsonl
+    from rmr1lib.files import atomic_write_jsonl, read_jsonl
     from rmr1lib.synthetic import oracle_trace
 
     path, _ = tiny_tokenizer

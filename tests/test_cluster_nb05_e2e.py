@@ -41,7 +41,7 @@ def test_rendered_recipe_is_complete_and_valid(smoke_run):
 def test_data_was_exported_and_read_by_verl(smoke_run):
     import pyarrow.parquet as pq
 
-    from rmr1lib.runs import read_jsonl
+    from rmr1lib.files import read_jsonl
 
     folder = smoke_run.artifact("cluster_recipe/instruct-7b")
     train = read_jsonl(smoke_run.artifact("train_pairs.jsonl"))
