@@ -48,8 +48,9 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import yaml
 
 from .errors import ConfigError, DataError, RmR1Error
+from .hubids import EOS_TEXT
 from .profiles import PROFILE_DIR, Profile, load_profile, parse_overrides
-from .prompts import PROMPT_KINDS, build_messages
+from .prompts import ALL_PROMPT_KINDS, build_messages
 from .rewards import winner_side
 
 RUNS_FILE = PROFILE_DIR / "cluster_runs.yaml"
@@ -149,7 +150,7 @@ def _check_run(name: str, spec: Any, where: str, gpus_per_node: int) -> ClusterR
     if missing:
         raise ConfigError(f"{where}: run {name!r} is missing {', '.join(missing)}")
     here = f"{where}: run {name!r}"
-    for key, allowed in (("family", FAMILIES), ("size", SIZES), ("prompt_kind", PROMPT_KINDS),
+    for key, allowed in (("family", FAMILIES), ("size", SIZES), ("prompt_kind", ALL_PROMPT_KINDS),
                          ("start_from", START_FROM), ("rl_data", RL_SETS), ("actor_offload", OFFLOAD)):
         if spec[key] not in allowed:
             raise ConfigError(f"{here}: {key} {spec[key]!r} is not one of {', '.join(map(repr, allowed))}")
@@ -365,6 +366,8 @@ def verl_overrides(profile: Profile, run: ClusterRun, workdir: str, model_path: 
         ("reward.custom_reward_function.path", REWARD_PATH),
         ("reward.custom_reward_function.name", REWARD_NAME),
         ("reward.reward_manager.name", "naive"),
+        *([("+reward.custom_reward_function.reward_kwargs.eos_text", f"'{EOS_TEXT[run.family]}'")]
+          if rl.reward_counts_eos else []),  # the paper's verl read the EOS text inside the 80 characters
         # trainer: one epoch, checkpoints and resume, logging
         ("trainer.project_name", PROJECT_NAME),
         ("trainer.experiment_name", run.name),
@@ -647,7 +650,9 @@ def verl_rl_rows(rows: Sequence[dict], split: str, prompt_kind: str) -> list[dic
     """RM-R1 rows -> verl RL rows: data_source, prompt (chat messages), ability, reward_model, extra_info.
 
     Rows that carry their two conversations (the mix notebook 01 builds) are rendered with `prompt_kind` (the
-    run's judge prompt); released rows without them keep their `context_messages` as the authors rendered them.
+    run's judge prompt); released rows without them keep their `context_messages` as the authors rendered them,
+    and so do rows notebook 01 already rendered with kind `authors` (the run's learned template: its wording is
+    not re-learned here).
     """
     out = []
     for i, row in enumerate(rows):
@@ -658,7 +663,10 @@ def verl_rl_rows(rows: Sequence[dict], split: str, prompt_kind: str) -> list[dic
             side = winner_side(row.get("winner"))
         except DataError as exc:
             raise DataError(f"{where}: field 'winner': {exc}") from None
-        if row.get("conversation_a") is not None and row.get("conversation_b") is not None:
+        rendered_as = (row.get("meta") or {}).get("prompt_kind") if isinstance(row.get("meta"), dict) else None
+        if prompt_kind == "authors" and rendered_as == "authors" and row.get("context_messages"):
+            messages = row["context_messages"]
+        elif row.get("conversation_a") is not None and row.get("conversation_b") is not None:
             messages = build_messages(prompt_kind, row["conversation_a"], row["conversation_b"])
         else:
             messages = row.get("context_messages")

@@ -58,7 +58,9 @@ def test_each_run_profile_has_the_papers_settings(name):
     instruct = name.startswith("instruct")
     assert prof.model_name() == ("Qwen/Qwen2.5-{}-Instruct" if instruct else
                                  "deepseek-ai/DeepSeek-R1-Distill-Qwen-{}").format(run.size)
-    assert run.prompt_kind == ("instruct_cor" if instruct else "reasoning_model")
+    # Instruct runs distil on the released traces, so the authors' prompt is used in every stage
+    assert run.prompt_kind == ("authors" if instruct else "reasoning_model") == prof.judge.prompt_kind
+    assert prof.recipe() == ("distill_then_rl" if instruct else "rl_only")
     assert run.distilled is instruct
     # erratum: every Instruct run trains on after-Distill-RLVR (the reference 14B/32B scripts did not)
     assert run.rl_data == ("after_distill_rlvr" if instruct else "reasoning_rlvr")
