@@ -768,18 +768,23 @@ def authors_template(source: str, *, seed: int = 0, records: Any = None) -> Auth
                               f"({', '.join(RELEASED_SETS)}) or an existing .jsonl/.json file of released rows")
         return learn_authors_template([r for _, _, r in read_source_file(path)], source=str(path), seed=seed)
     name = source if source in RELEASED_SETS else "after_distill_rlvr"
-    rows = load_released(name, records, skip_bad_rows=True, normalise_leak=False)
-    return learn_authors_template(rows, source=RELEASED_SETS[name].hub_id if records is None else source, seed=seed)
+    hub_id = RELEASED_SETS[name].hub_id
+    try:
+        rows = load_released(name, records, skip_bad_rows=True, normalise_leak=False)
+    except OfflineError as exc:
+        raise OfflineError(
+            f"the authors' prompt is learned from their released rows, but {str(exc).split('. Offline?')[0]}. "
+            f"Offline? Download the set where there is network (`huggingface-cli download --repo-type dataset "
+            f"{hub_id}`), save its rows as JSON Lines and pass the file with --released FILE.jsonl on the command "
+            "line, or set judge.authors_source to it in a profile.") from None
+    return learn_authors_template(rows, source=hub_id if records is None else source, seed=seed)
 
 
 def authors_template_from_hub(name: str, *, seed: int = 0) -> AuthorsTemplate:
     """The authors' prompt learned from a released set on the hub; offline, an OfflineError with what to do."""
-    try:
-        return authors_template(name, seed=seed)
-    except OfflineError as exc:
-        raise OfflineError(
-            f"the authors' prompt is learned from their released rows, and {exc} On the command line, pass a local "
-            "JSON Lines copy with --released FILE.jsonl; in a profile, set judge.authors_source to it.") from None
+    if name not in RELEASED_SETS:
+        raise ConfigError(f"unknown released set {name!r}; choose one of {', '.join(RELEASED_SETS)}")
+    return authors_template(name, seed=seed)
 
 
 def exclude_distilled(rows: Sequence[dict], traces: Sequence[dict]) -> tuple[list[dict], dict]:
