@@ -821,6 +821,10 @@ def trl_sft_config(profile: Profile, run: ClusterRun, workdir: str) -> dict:
         "packing": s.packing,
         "gradient_checkpointing": s.gradient_checkpointing,
         "lr_scheduler_type": s.lr_scheduler,
+        **({"lr_scheduler_type": "cosine_with_min_lr", "lr_scheduler_kwargs": {"min_lr_rate": s.min_lr_ratio}}
+           if s.lr_scheduler == "cosine" and s.min_lr_ratio > 0 else {}),  # the paper's trainer: floor 0.1 x LR
+        "adam_beta1": s.adam_beta1,
+        "adam_beta2": s.adam_beta2,
         "warmup_steps": s.warmup_ratio,
         "weight_decay": s.weight_decay,
         "max_grad_norm": s.max_grad_norm,
@@ -1234,14 +1238,17 @@ ERRATA = (
      "no current option reproduces the old weighting, which differed only when micro-batches differ in length"},
     {"where": "reward window", "reference": "the decoded response kept the end-of-turn token's text, so the "
      "last 80 characters held ~70 generated ones", "ours": "verl 0.9's reward manager decodes with "
-     "skip_special_tokens=True: the window holds 80 generated characters"},
+     "skip_special_tokens=True: the window holds 80 generated characters; rl.reward_counts_eos: true passes the "
+     "token's text to the reward (reward_kwargs.eos_text) for the paper's window"},
     {"where": "RL checkpoints", "reference": "save every 100 steps (7B) or 45 (14B, 32B) on a ~62-step run",
      "ours": "every rl.save_steps (10) steps, two kept, trainer.resume_mode=auto: resubmitting resumes"},
     {"where": "evaluation order", "reference": "A/B swapped by an unseeded random draw",
      "ours": "seeded and recorded per comparison (notebook 06, python -m rmr1lib.evaluate)"},
-    {"where": "SFT optimizer (OpenRLHF defaults)", "reference": "Adam betas (0.9, 0.95), cosine down to 0.1 x LR",
-     "ours": "not copied: TRL's (0.9, 0.999) and cosine to 0; set adam_beta2: 0.95 and lr_scheduler_type: "
-     "cosine_with_min_lr (lr_scheduler_kwargs: {min_lr_rate: 0.1}) in sft_trl.yaml to match"},
+    {"where": "SFT optimizer (OpenRLHF defaults)", "reference": "Adam betas (0.9, 0.95), cosine down to 0.1 x LR, "
+     "each sequence's token-mean loss averaged over the batch (micro-batch 1)",
+     "ours": "the same betas and floor (sft.adam_beta2, sft.min_lr_ratio in sft_trl.yaml); TRL's sft script "
+     "averages the tokens of a whole step (long traces weigh more); notebook 03's trainer averages per trace "
+     "(sft.loss_averaging)"},
 )
 
 

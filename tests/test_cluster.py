@@ -233,7 +233,10 @@ def test_sft_configs_carry_the_papers_settings_per_size(name):
     assert ds["train_micro_batch_size_per_gpu"] * ds["gradient_accumulation_steps"] * run.n_gpus == 128
     assert (trl["num_train_epochs"], trl["max_length"], trl["packing"], trl["gradient_checkpointing"]) == \
         (1.0, 12288, True, True)
-    assert (trl["lr_scheduler_type"], trl["warmup_steps"]) == ("cosine", 0.03)
+    # the paper's SFT trainer: cosine down to 0.1 x LR, Adam betas (0.9, 0.95) (DeepSpeed takes them: "auto")
+    assert (trl["lr_scheduler_type"], trl["lr_scheduler_kwargs"], trl["warmup_steps"]) == \
+        ("cosine_with_min_lr", {"min_lr_rate": 0.1}, 0.03)
+    assert (trl["adam_beta1"], trl["adam_beta2"], ds["optimizer"]["params"]["betas"]) == (0.9, 0.95, "auto")
     assert ds["zero_optimization"]["stage"] == 3 and ds["zero_optimization"]["offload_optimizer"]["device"] == "cpu"
     assert (acc["distributed_type"], acc["num_machines"]) == ("DEEPSPEED", run.nodes)
     assert C.check_deepspeed_keys(ds) == []

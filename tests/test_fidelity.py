@@ -79,6 +79,19 @@ def test_the_run_learns_the_template_once_and_records_it(runs_root):
         start_notebook("06_evaluation", overrides=authors_smoke(), run_name="a")
 
 
+def test_distillation_with_the_authors_prompt_writes_its_output_format(tmp_path):
+    from rmr1lib.distill import OracleTeacher, run_two_pass
+    from rmr1lib.parsing import parse_trace
+    from rmr1lib.synthetic import make_pairs
+
+    use_authors_template(learn_authors_template(read_jsonl(AUTHORS_ROWS)))
+    rows = make_pairs(4, seed=2, multi_turn_fraction=0.5)
+    records = run_two_pass(rows, OracleTeacher("authors"), tmp_path / "store.jsonl", prompt_kind="authors").records
+    assert len(records) == 4
+    assert all(r["prompt"][0]["content"].startswith(INVENTED_SYSTEM_START) for r in records)
+    assert all(parse_trace(r["completion"][0]["content"]).complete for r in records)  # the CoR format it asks for
+
+
 def test_our_own_kinds_are_recorded_too():
     from rmr1lib.workbook import start_notebook
 
