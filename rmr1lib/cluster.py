@@ -1398,13 +1398,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
     table = load_runs()
     run = get_run(args.run, table)
     folder, out = Path(args.pairs), Path(args.out)
+    kind = args.prompt_kind or run.prompt_kind
+    template = folder / "authors_template.json"
+    if kind == "authors" and template.is_file():  # the template the run learned (never re-learned here)
+        from .authors import AuthorsTemplate, use_authors_template
+
+        use_authors_template(AuthorsTemplate.from_dict(json.loads(template.read_text()), str(template)))
     for split in ("train", "heldout"):
         source = folder / f"{split}_pairs.jsonl"
         if not source.is_file():
             raise DataError(f"{source} not found: --pairs must be the artifacts folder of a run where notebook "
                             "01_data_prep ran (it writes train_pairs.jsonl and heldout_pairs.jsonl)")
         rows = read_jsonl(source)
-        path = export_rl_parquet(rows, out / f"{split}.parquet", split, run.prompt_kind)
+        built = {(r.get("meta") or {}).get("prompt_kind") for r in rows if isinstance(r, dict)} - {None}
+        if kind == "authors" and built - {"authors"} and not template.is_file():
+            raise ConfigError(
+                f"run {run.name} uses the authors' prompt, but the pairs in {folder} were built with "
+                f"{', '.join(sorted(built))} and the folder has no authors_template.json: build them in a run with "
+                "judge.prompt_kind: authors (its notebook 01 learns the template), or pass --prompt-kind "
+                f"{sorted(built)[0]} to export them with the prompt they have")
+        path = export_rl_parquet(rows, out / f"{split}.parquet", split, kind)
         print(f"{path}: {len(rows)} rows")
     if args.traces:
         prof = run_profile(run, table)
@@ -1439,6 +1452,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--out", required=True, help="folder for train.parquet and heldout.parquet")
     p.add_argument("--traces", default=None, help="notebook 03's traces.jsonl (Instruct runs: the SFT data)")
     p.add_argument("--tokenizer", default=None, help="tokenizer to drop SFT rows longer than sft.max_length")
+    p.add_argument("--prompt-kind", default=None, choices=ALL_PROMPT_KINDS,
+                   help="judge prompt of the RL rows (default: the run's; authors uses the pairs folder's "
+                        "authors_template.json, the template the run learned)")
     args = parser.parse_args(argv)
     handlers = {"list": _cmd_list, "render": _cmd_render, "validate": _cmd_validate, "export": _cmd_export}
     try:

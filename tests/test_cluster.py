@@ -467,8 +467,11 @@ def test_export_command_writes_rl_and_sft_data(pairs, tiny_tokenizer, tmp_path, 
     traces.append(dict(traces[0], id="long", completion=[{"role": "assistant", "content": "word " * 20000}]))
     atomic_write_jsonl(artifacts / "traces.jsonl", traces)
     out = tmp_path / "work" / "data"
-    assert C.main(["export", "instruct-7b", "--pairs", str(artifacts), "--out", str(out),
-                   "--traces", str(artifacts / "traces.jsonl"), "--tokenizer", str(path)]) == 0
+    # instruct-7b uses the authors' prompt; these pairs were built with ours, so the command asks which one
+    assert C.main(["export", "instruct-7b", "--pairs", str(artifacts), "--out", str(out)]) == 1
+    assert "--prompt-kind instruct_cor" in capsys.readouterr().err
+    assert C.main(["export", "instruct-7b", "--pairs", str(artifacts), "--out", str(out), "--prompt-kind",
+                   "instruct_cor", "--traces", str(artifacts / "traces.jsonl"), "--tokenizer", str(path)]) == 0
     import pyarrow.parquet as pq
 
     assert pq.read_table(out / "train.parquet").num_rows == len(train)
