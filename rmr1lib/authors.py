@@ -208,7 +208,8 @@ class MultiTurnLayout:
                 mark = self.mark_user
                 if mark is None:
                     raise DataError("the released rows the template was learned from have no conversation with a "
-                                    "second client turn, so the authors' marker for it is unknown (learn from more rows)")
+                                    "second client turn, so the authors' marker for it is unknown "
+                                    "(learn from more rows)")
             else:
                 raise DataError(f"the authors' multi-turn layout has no place for a {role!r} turn at position {i}")
             parts.append(mark + m["content"])
@@ -472,7 +473,8 @@ def _same_frame(old: Any, new: Any) -> bool:
     has no such cases, so it must come out the same."""
     if isinstance(old, SingleTurnLayout) or not isinstance(new, MultiTurnLayout):
         return old == new
-    opening = lambda layout, part: part + (layout.first_user or "")  # noqa: E731 - the text before the first client turn
+    # the text before the first client turn, wherever the learner put the line between delimiter and label
+    opening = lambda layout, part: part + (layout.first_user or "")  # noqa: E731
     system = lambda layout: None if layout.first_system is None else layout.head + layout.first_system  # noqa: E731
     return ((old.tail, old.mark_a, old.mark_b) == (new.tail, new.mark_a, new.mark_b)
             and old.mark_user in (None, new.mark_user)

@@ -151,7 +151,8 @@ def test_saved_template_round_trips(instruct, tmp_path):
 def test_a_row_with_another_layout_is_named():
     rows = read_jsonl(INSTRUCT)
     learned = learn_authors_template(rows, seed=0, max_learn=10).report["learned_rows"]
-    i = next(i for i, r in enumerate(rows) if i not in learned and r["context_messages"][1]["content"].startswith("<<<"))
+    i = next(i for i, r in enumerate(rows)
+             if i not in learned and r["context_messages"][1]["content"].startswith("<<<"))
     odd = json.loads(json.dumps(rows[i]))
     odd["context_messages"][1]["content"] = odd["context_messages"][1]["content"].replace(">>>", "]]]", 1)
     with pytest.raises(DataError, match=rf"released row {i} does not fit"):

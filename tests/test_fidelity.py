@@ -241,7 +241,8 @@ def test_paper_evaluation_budget_and_truncation_rate(tmp_path):
     use_authors_template(learn_authors_template(read_jsonl(AUTHORS_ROWS)))
     gpu = settings_from_profile(load_profile("single_gpu"))
     assert gpu.max_new_tokens == 50_000 and gpu.prompt_kind == "authors" and gpu.prompt_template
-    assert settings_from_profile(load_profile("smoke")).max_new_tokens == load_profile("smoke").generation.max_new_tokens
+    smoke = load_profile("smoke")
+    assert settings_from_profile(smoke).max_new_tokens == smoke.generation.max_new_tokens  # eval.max_new_tokens 0
 
     class Engine:
         last_truncated: list = []
