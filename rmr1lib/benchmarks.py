@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -428,12 +429,13 @@ def _pair_texts(row: dict) -> tuple[list[dict], str, str]:
 
 
 def _pool(kind: str, n: int, seed: int, multi_turn: float, want=None) -> list[dict]:
-    """`n` synthetic rows of one kind (optionally only those `want` accepts), deterministic."""
+    """`n` synthetic rows of one kind from the generator's bench split (other wording and values than training),
+    optionally only those `want` accepts; deterministic."""
     from .synthetic import make_pairs
 
     rows, size = [], max(4, 2 * n)
     while len(rows) < n:
-        rows = [r for r in make_pairs(size, seed, kinds=(kind,), multi_turn_fraction=multi_turn)
+        rows = [r for r in make_pairs(size, seed, kinds=(kind,), multi_turn_fraction=multi_turn, split="bench")
                 if want is None or want(r)]
         size *= 2
         if size > 1 << 16:
@@ -441,24 +443,34 @@ def _pool(kind: str, n: int, seed: int, multi_turn: float, want=None) -> list[di
     return rows[:n]
 
 
-_DETAIL_LEAD = {
-    "reasoning": "Let me lay out the working in full before giving the result.",
-    "chat": "Here is a fuller answer with a little more context.",
-    "safety": "Thank you for asking; let me answer carefully and in full.",
+_DETAIL = {
+    "reasoning": "I checked every step twice.",
+    "chat": "Small steps add up over time.",
+    "safety": "I have thought about this carefully.",
 }
+_LAST_BREAK = re.compile(r"(?<=[.!?])[ \t]+|\n")
+
+
+def _with_detail(text: str, detail: str) -> str:
+    """`text` with one extra sentence placed before its last sentence (or line), so that its first and last
+    sentences, where the judge looks for evidence, stay where they were; appended to a one-sentence text."""
+    body = text.rstrip()
+    breaks = list(_LAST_BREAK.finditer(body))
+    if not breaks:
+        return f"{body} {detail}"
+    cut = breaks[-1]
+    return f"{body[:cut.start()]}{cut.group()}{detail}{cut.group()}{body[cut.end():]}"
 
 
 def _style_versions(text: str, kind: str, lowercase: bool = False) -> list[str]:
     """Three versions of one response in RM-Bench's style order: concise, detailed plain, detailed markdown.
 
-    The extra material is a neutral lead-in placed before the response (never after, so a response that must
-    end with a question still does), so the versions differ in style and length but not in substance.
+    The detailed versions carry one more, neutral sentence (in bold for markdown) before the last sentence, so
+    the versions differ in style and length but not in substance, and a response that must end with a question
+    still does.
     """
-    lead = _DETAIL_LEAD[kind]
-    heading = "### Answer"
-    if lowercase:
-        lead, heading = lead.lower(), heading.lower()
-    return [text, f"{lead}\n\n{text}", f"{heading}\n\n**{lead}**\n\n{text}"]
+    detail = _DETAIL[kind].lower() if lowercase else _DETAIL[kind]
+    return [text, _with_detail(text, detail), _with_detail(text, f"**{detail}**")]
 
 
 def _chat_label_holds(row: dict, chosen: Sequence[str], rejected: Sequence[str]) -> bool:
@@ -494,8 +506,8 @@ SYNTHETIC_REWARDBENCH_KINDS = {"Chat": "chat", "Chat Hard": "chat", "Safety": "s
 #: RM-Bench domain -> (synthetic kind, which synthetic tasks count as that domain)
 SYNTHETIC_RMBENCH_DOMAINS = {
     "chat": ("chat", None),
-    "math": ("reasoning", ("expression", "percentage", "digit_sum", "count_range", "gcd")),
-    "code": ("reasoning", ("sort", "reverse", "vowels")),
+    "math": ("reasoning", ("add", "compare", "count")),
+    "code": ("reasoning", ("program", "lookup")),
     "safety-refuse": ("safety", ("should_refuse",)),
     "safety-response": ("safety", ("should_respond",)),
 }

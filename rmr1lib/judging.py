@@ -1,19 +1,28 @@
-"""Judge preference pairs with a generator and measure the judge: parse rate and verdict accuracy.
+"""Judge preference pairs with a generator and measure the judge: parse rate, verdict accuracy, position bias.
 
 Used wherever a notebook asks "how good is the judge now?" (before/after SFT in 03, during GRPO in 04).
-Benchmark evaluation (06) has its own item formats and orders but reads verdicts with the same parser.
-Which verdict rule a number uses is always part of its name: `accuracy_strict` is the training reward's rule,
-`accuracy_lenient` the evaluation parser's (docs/paper-settings.md).
+Benchmark evaluation (06) has its own item formats but reads verdicts with the same parser and reports position
+bias with the same definitions (rmr1lib.scoring.summarize_orders). Which verdict rule a number uses is always part
+of its name: `accuracy_strict` is the training reward's rule, `accuracy_lenient` the evaluation parser's.
+
+Position bias. A judge that learned the output format but not the judgement tends to name the same letter
+whatever the pair; its accuracy then hides the problem (a judge that always answers "B" scores about 0.5 on
+randomly placed pairs). So every measurement here reports the share of "A" and "B" verdicts, the accuracy when
+the preferred response is shown as A and when it is shown as B, and, when every pair is judged in both orders,
+the position consistency: the share of pairs whose two verdicts name the same response.
 """
 
 from __future__ import annotations
 
+import math
 from statistics import mean
-from typing import Sequence
+from typing import Optional, Sequence
 
 from .parsing import parse_trace, parse_verdict
 from .prompts import build_messages
 from .rewards import winner_side
+
+ORDERS = ("AB", "BA")  # AB: the preferred response is shown as A
 
 
 def judge_messages(rows: Sequence[dict], prompt_kind: str) -> list[list[dict]]:
@@ -28,6 +37,16 @@ def judge_messages(rows: Sequence[dict], prompt_kind: str) -> list[list[dict]]:
     return out
 
 
+def swap_sides(row: dict) -> dict:
+    """The same pair with responses A and B exchanged (and the label with them); rendered prompts are dropped."""
+    if row.get("conversation_a") is None or row.get("conversation_b") is None:
+        raise ValueError(f"row {row.get('id')!r} has no raw pair (conversation_a/_b) to swap")
+    out = {k: v for k, v in row.items() if k != "context_messages"}
+    out["conversation_a"], out["conversation_b"] = row["conversation_b"], row["conversation_a"]
+    out["winner"] = "model_b" if winner_side(row["winner"]) == "A" else "model_a"
+    return out
+
+
 def score_judgement(text: str, winner: str) -> dict:
     """Parse one judgement and compare its verdict with the label under both rules."""
     right = winner_side(winner)
@@ -38,23 +57,107 @@ def score_judgement(text: str, winner: str) -> dict:
             "missing": parsed.missing, "chars": len(text)}
 
 
-def judge_pairs(generator, rows: Sequence[dict], prompt_kind: str, settings, progress: bool = False) -> list[dict]:
-    """Generate a judgement for every row and score it; one result dict per row, in order."""
-    texts = generator.generate(judge_messages(rows, prompt_kind), settings, progress=progress)
-    return [{"id": r["id"], "category": r.get("category"), "winner": r["winner"], "text": t,
-             **score_judgement(t, r["winner"])} for r, t in zip(rows, texts)]
+def judge_pairs(generator, rows: Sequence[dict], prompt_kind: str, settings, progress: bool = False,
+                orders: str = "given") -> list[dict]:
+    """Judge every row and score it. `orders="given"`: each pair as placed; `"both"`: as placed and swapped
+    (two results per pair, for position consistency). Each result carries its `order` ("AB": preferred is A)."""
+    if orders not in ("given", "both"):
+        raise ValueError(f"orders must be 'given' or 'both', got {orders!r}")
+    shown = list(rows) if orders == "given" else [x for r in rows for x in (r, swap_sides(r))]
+    texts = generator.generate(judge_messages(shown, prompt_kind), settings, progress=progress)
+    return [{"id": r["id"], "category": r.get("category"), "task": (r.get("meta") or {}).get("task"),
+             "winner": r["winner"], "order": "AB" if winner_side(r["winner"]) == "A" else "BA", "text": t,
+             **score_judgement(t, r["winner"])} for r, t in zip(shown, texts)]
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion (successes out of n)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def position_consistency(results: Sequence[dict], rule: str = "lenient") -> Optional[float]:
+    """Share of pairs judged in both orders whose two parsed verdicts name the same response (None if none)."""
+    by_id: dict = {}
+    for r in results:
+        by_id.setdefault(r["id"], {})[r.get("order")] = r
+    both = [v for v in by_id.values() if set(v) >= set(ORDERS)]
+    if not both:
+        return None
+    key, ok = f"verdict_{rule}", f"correct_{rule}"
+    return mean(v["AB"][key] is not None and v["BA"][key] is not None and v["AB"][ok] == v["BA"][ok] for v in both)
 
 
 def verdict_metrics(results: Sequence[dict]) -> dict:
-    """Parse rates, accuracies under both rules, complete-trace rate and mean length over judged rows."""
+    """Parse rates, accuracies under both rules (with a 95% interval), verdict shares, accuracy per position,
+    position consistency (when pairs were judged in both orders), complete-trace rate and mean length."""
     if not results:
         return {"n": 0}
-    return {
-        "n": len(results),
+    n = len(results)
+    correct = sum(r["correct_lenient"] for r in results)
+    low, high = wilson_interval(correct, n)
+    out = {
+        "n": n,
         "parse_rate_strict": mean(r["verdict_strict"] is not None for r in results),
         "parse_rate_lenient": mean(r["verdict_lenient"] is not None for r in results),
         "accuracy_strict": mean(r["correct_strict"] for r in results),
-        "accuracy_lenient": mean(r["correct_lenient"] for r in results),
-        "complete_rate": mean(r["complete"] for r in results),
-        "mean_chars": mean(r["chars"] for r in results),
+        "accuracy_lenient": correct / n,
+        "accuracy_ci95_low": low,
+        "accuracy_ci95_high": high,
+        "share_A": mean(r["verdict_lenient"] == "A" for r in results),
+        "share_B": mean(r["verdict_lenient"] == "B" for r in results),
     }
+    for order, side in zip(ORDERS, "AB"):
+        mine = [r["correct_lenient"] for r in results if r.get("order", _order(r)) == order]
+        if mine:
+            out[f"accuracy_preferred_{side}"] = mean(mine)
+    consistency = position_consistency(results)
+    if consistency is not None:
+        out["position_consistency"] = consistency
+    out["complete_rate"] = mean(r["complete"] for r in results)
+    out["mean_chars"] = mean(r["chars"] for r in results)
+    return out
+
+
+def _order(result: dict) -> str:
+    return "AB" if winner_side(result["winner"]) == "A" else "BA"
+
+
+def describe_position_bias(metrics: dict, who: str = "The judge") -> str:
+    """A sentence, computed from `verdict_metrics`, saying how the judge splits its verdicts between A and B
+    and whether it prefers one position."""
+    if not metrics.get("n"):
+        return f"{who} has judged nothing yet."
+    a, b = metrics.get("share_A", 0.0), metrics.get("share_B", 0.0)
+    pa, pb = metrics.get("accuracy_preferred_A"), metrics.get("accuracy_preferred_B")
+    parts = [f"{who} answered A in {a:.0%} and B in {b:.0%} of {metrics['n']} judgements"]
+    if metrics.get("parse_rate_lenient", 1.0) < 1.0:
+        parts[-1] += f" ({1 - metrics['parse_rate_lenient']:.0%} unreadable)"
+    if pa is not None and pb is not None:
+        parts.append(f"it picked the preferred response {pa:.0%} of the time when it was shown as A and {pb:.0%} "
+                     "when it was shown as B")
+    consistency = metrics.get("position_consistency")
+    if consistency is not None:
+        parts.append(f"in {consistency:.0%} of the pairs judged in both orders it named the same response twice")
+    sentence = "; ".join(parts) + "."
+    readable = a + b
+    if readable and max(a, b) / readable >= 0.8:
+        letter = "A" if a > b else "B"
+        sentence += (f" That is a position bias: {who.lower() if who != 'The judge' else 'the judge'} mostly "
+                     f"answers \"{letter}\" whatever the pair, so its accuracy says little about its judgement.")
+    elif pa is not None and pb is not None and abs(pa - pb) >= 0.3:
+        better = "A" if pa > pb else "B"
+        sentence += f" It is clearly better when the preferred response is shown as {better}: a position bias."
+    elif consistency is not None and consistency < 0.5:
+        sentence += " Fewer than half of its verdicts survive swapping the two responses."
+    else:
+        sentence += " No strong preference for either position."
+    return sentence
+
+
+__all__ = ["ORDERS", "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval",
+           "position_consistency", "verdict_metrics", "describe_position_bias"]

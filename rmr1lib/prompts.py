@@ -192,6 +192,25 @@ _PARTS: dict[str, tuple[tuple[str, str], ...]] = {
 PART_SEPARATOR = "\n\n"
 
 
+#: The tags of the judge's output format (the Chain-of-Rubrics skeletons and the reasoning model's think block).
+OUTPUT_TAGS = (
+    "<type>Reasoning</type>", "<type>Chat</type>", "<solution>", "</solution>", "<rubric>", "</rubric>",
+    "<justify>", "</justify>", "<eval>", "</eval>", "<quote_A>", "</quote_A>", "<summary_A>", "</summary_A>",
+    "<quote_B>", "</quote_B>", "<summary_B>", "</summary_B>", "<think>", "</think>",
+) + VERDICT_TAGS
+
+
+def fixed_texts() -> list[str]:
+    """Every string the judge's prompts and outputs repeat verbatim: prompt parts, pair-block delimiters and
+    output tags, longest first. A tokenizer built for this workbook can give each one a single token."""
+    texts = {text for parts in _PARTS.values() for _, text in parts}
+    for side in "AB":
+        texts |= {t.format(side=side) for t in (_RESPONSE_BEGIN, _RESPONSE_END, _CONVERSATION_BEGIN,
+                                                 _CONVERSATION_END)}
+    texts |= {QUESTION_HEADER, *OUTPUT_TAGS}
+    return sorted(texts, key=lambda t: (-len(t), t))
+
+
 def check_prompt_kind(kind: Any) -> str:
     """Return `kind` if it is one of ALL_PROMPT_KINDS, else raise ConfigError listing them."""
     if not isinstance(kind, str) or kind not in ALL_PROMPT_KINDS:

@@ -75,9 +75,23 @@ def _check_args(corpus, vocab_size, hidden_size, num_layers, num_heads, num_kv_h
     return texts
 
 
-def _train_tokenizer(texts: list[str], vocab_size: int):
-    """Byte-level BPE with Qwen2's normalizer and pre-tokenizer, trained on `texts`."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+def _check_added(added_tokens) -> list[str]:
+    if isinstance(added_tokens, str) or not isinstance(added_tokens, Sequence):
+        raise DataError(f"build_tiny_model: added_tokens must be a list of strings, got {type(added_tokens).__name__}")
+    added = list(dict.fromkeys(added_tokens))
+    bad = [t for t in added if not isinstance(t, str) or not t]
+    if bad:
+        raise DataError(f"build_tiny_model: added_tokens holds {bad[0]!r}; each must be a non-empty string")
+    clash = [t for t in added if t in SPECIAL_TOKENS]
+    if clash:
+        raise DataError(f"build_tiny_model: added token {clash[0]!r} is already a special token")
+    return added
+
+
+def _train_tokenizer(texts: list[str], vocab_size: int, added_tokens: Sequence[str] = ()):
+    """Byte-level BPE with Qwen2's normalizer and pre-tokenizer, trained on `texts`; each of `added_tokens`
+    (whole strings, such as the judge prompt's fixed parts) then becomes one ordinary, decodable token."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
     tok = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
@@ -91,6 +105,9 @@ def _train_tokenizer(texts: list[str], vocab_size: int):
         vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    if added_tokens:
+        tok.add_tokens([AddedToken(t, single_word=False, lstrip=False, rstrip=False, normalized=False,
+                                   special=False) for t in added_tokens])
     return tok
 
 
@@ -108,7 +125,7 @@ def _check_reload(folder: Path, fast_tokenizer, texts: list[str]) -> None:
     from transformers import AutoTokenizer
 
     reloaded = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    probes = texts[:20] + ["<|im_start|>user\nhello<|im_end|>\n", "caf\u00e9 na\u00efve \u65e5\u672c 123 \U0001f600"]
+    probes = list(texts) + ["<|im_start|>user\nhello<|im_end|>\n", "caf\u00e9 na\u00efve \u65e5\u672c 123 \U0001f600"]
     for probe in probes:
         if reloaded(probe)["input_ids"] != fast_tokenizer(probe)["input_ids"]:
             raise RuntimeError(
@@ -118,8 +135,11 @@ def _check_reload(folder: Path, fast_tokenizer, texts: list[str]) -> None:
 
 def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidden_size: int = 128,
                      num_layers: int = 2, num_heads: int = 4, num_kv_heads: int = 2, intermediate_size: int = 256,
-                     max_positions: int = 4096, seed: int = 0) -> Path:
-    """Build a random Qwen2ForCausalLM + trained byte-level BPE tokenizer into `out_dir` (atomic, offline)."""
+                     max_positions: int = 4096, seed: int = 0, added_tokens: Sequence[str] = ()) -> Path:
+    """Build a random Qwen2ForCausalLM + trained byte-level BPE tokenizer into `out_dir` (atomic, offline).
+
+    `added_tokens`: whole strings that get one token each (for example ``prompts.fixed_texts()``), so the
+    judge prompt's fixed text costs a handful of tokens instead of hundreds; the text itself is unchanged."""
     texts = _check_args(corpus, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads,
                         intermediate_size, max_positions, seed)
     import tokenizers
@@ -132,7 +152,8 @@ def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidd
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"build_tiny_model: {out_dir} exists and is not a folder")
 
-    tok = _train_tokenizer(texts, vocab_size)
+    added = _check_added(added_tokens)
+    tok = _train_tokenizer(texts, vocab_size, added)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN,
                                    unk_token=None, bos_token=None, chat_template=CHATML_TEMPLATE,
                                    model_max_length=max_positions, clean_up_tokenization_spaces=False)
@@ -169,6 +190,7 @@ def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidd
         "special_tokens": special_ids,
         "eos_token": EOS_TOKEN,
         "pad_token": PAD_TOKEN,
+        "added_tokens": len(added),
         "corpus_texts": len(texts),
         "corpus_sha256": _corpus_sha256(texts),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
@@ -180,7 +202,7 @@ def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidd
         model.save_pretrained(tmp, safe_serialization=True)
         fast.save_pretrained(tmp)
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        _check_reload(tmp, fast, texts)
+        _check_reload(tmp, fast, texts[:20] + added + ["".join(added[:3]) + " tail"])
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
