@@ -455,7 +455,8 @@ def score_results(rows: Iterable[Any], rmbench_reference_bug: bool = False,
 
 
 def summarize_orders(rows: Iterable[Any]) -> dict[str, dict]:
-    """Per benchmark: accuracy per order, position consistency and parse-failure counts.
+    """Per benchmark: accuracy per order, the share of "A" and "B" verdicts, position consistency and
+    parse-failure counts.
 
     Position consistency is the share of comparisons judged in both orders whose two verdicts name the same
     underlying response: both verdicts parsed and `correct` equal in both orders (the letters themselves flip
@@ -479,6 +480,7 @@ def summarize_orders(rows: Iterable[Any]) -> dict[str, dict]:
             "comparisons": len(by_comparison),
             "rows_by_order": {o: sum(r["order"] == o for r in mine) for o in ORDERS},
             "accuracy_by_order": {o: _mean(r["correct"] for r in mine if r["order"] == o) for o in ORDERS},
+            "verdict_share": {v: sum(r["verdict"] == v for r in mine) / len(mine) for v in ("A", "B")},
             "both_orders": len(both),
             "consistent": consistent,
             "position_consistency": consistent / len(both) if both else None,

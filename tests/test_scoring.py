@@ -225,6 +225,10 @@ def test_summarize_orders_rewardbench():
     # h1: both verdicts "A", i.e. different responses -> inconsistent; h2: "A" then "B" = same response
     assert (s["both_orders"], s["consistent"], s["position_consistency"]) == (2, 1, 0.5)
     assert s["parse_failures"] == 1 and s["parse_failure_rate"] == approx(1 / 14)
+    rows = load_results(RB)
+    mine = [r for r in rows if r["benchmark"] == "rewardbench"]
+    assert s["verdict_share"]["A"] == approx(sum(r["verdict"] == "A" for r in mine) / 14)
+    assert s["verdict_share"]["A"] + s["verdict_share"]["B"] == approx(13 / 14)  # one unreadable verdict
 
 
 def test_summarize_orders_rmb_and_parse_failure_is_not_consistent():

@@ -1,0 +1,92 @@
+"""Position bias in the judge metrics: verdict shares, accuracy per position, consistency, and the sentence."""
+
+import pytest
+
+from rmr1lib.judging import (describe_position_bias, judge_pairs, position_consistency, score_judgement,
+                             swap_sides, verdict_metrics, wilson_interval)
+from rmr1lib.synthetic import make_pairs
+
+TAG = {"A": "<answer>[[A]]</answer>", "B": "<answer>[[B]]</answer>"}
+
+
+def _result(pid, winner, verdict, order=None):
+    text = TAG[verdict] if verdict else "no verdict here"
+    out = {"id": pid, "winner": winner, **score_judgement(text, winner)}
+    if order:
+        out["order"] = order
+    return out
+
+
+class _Always:
+    """A generator that writes the same verdict for every prompt (a collapsed judge)."""
+
+    def __init__(self, letter):
+        self.letter = letter
+
+    def generate(self, conversations, settings, progress=False):
+        return [TAG[self.letter]] * len(conversations)
+
+
+class _Oracle:
+    """A generator that reads the placed label off the rendered prompt's row (by position in the list)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def generate(self, conversations, settings, progress=False):
+        return [TAG["A" if r["winner"] == "model_a" else "B"] for r in self.rows]
+
+
+def test_collapsed_judge_is_exposed():
+    rows = make_pairs(40, seed=1)
+    results = judge_pairs(_Always("B"), rows, "instruct_cor", None, orders="both")
+    assert len(results) == 80 and {r["order"] for r in results} == {"AB", "BA"}
+    m = verdict_metrics(results)
+    assert m["share_B"] == 1.0 and m["share_A"] == 0.0
+    assert m["accuracy_lenient"] == pytest.approx(0.5)
+    assert m["accuracy_preferred_A"] == 0.0 and m["accuracy_preferred_B"] == 1.0
+    assert m["position_consistency"] == 0.0
+    sentence = describe_position_bias(m)
+    assert "B in 100%" in sentence and "position bias" in sentence and "0%" in sentence
+
+
+def test_perfect_judge_is_consistent():
+    rows = make_pairs(30, seed=2)
+    shown = [x for r in rows for x in (r, swap_sides(r))]
+    results = judge_pairs(_Oracle(shown), rows, "instruct_cor", None, orders="both")
+    m = verdict_metrics(results)
+    assert m["accuracy_lenient"] == 1.0 and m["position_consistency"] == 1.0
+    assert m["share_A"] == pytest.approx(0.5)
+    assert "No strong preference" in describe_position_bias(m)
+    assert m["accuracy_ci95_low"] > 0.9 and m["accuracy_ci95_high"] == pytest.approx(1.0)
+
+
+def test_given_order_has_no_consistency_but_per_position_accuracy():
+    results = [_result("p1", "model_a", "A"), _result("p2", "model_b", "A"), _result("p3", "model_b", "B")]
+    m = verdict_metrics(results)
+    assert "position_consistency" not in m
+    assert m["accuracy_preferred_A"] == 1.0 and m["accuracy_preferred_B"] == 0.5
+    assert all(isinstance(v, (int, float)) for v in m.values())  # RL logs every value as a float
+
+
+def test_consistency_counts_unparsed_as_inconsistent():
+    results = [_result("p", "model_a", "A", "AB"), _result("p", "model_b", None, "BA"),
+               _result("q", "model_a", "B", "AB"), _result("q", "model_b", "A", "BA")]
+    # p: second order unreadable; q: both wrong but both name the dispreferred response -> consistent
+    assert position_consistency(results) == 0.5
+
+
+def test_swap_sides_exchanges_responses_and_label():
+    row = make_pairs(1, seed=3)[0]
+    swapped = swap_sides(row)
+    assert swapped["conversation_a"] == row["conversation_b"] and swapped["winner"] != row["winner"]
+    assert "context_messages" not in swapped
+    with pytest.raises(ValueError):
+        swap_sides({"id": "x", "winner": "model_a", "context_messages": []})
+
+
+def test_wilson_interval():
+    low, high = wilson_interval(64, 128)
+    assert low == pytest.approx(0.414, abs=0.002) and high == pytest.approx(0.586, abs=0.002)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
