@@ -506,8 +506,8 @@ SYNTHETIC_REWARDBENCH_KINDS = {"Chat": "chat", "Chat Hard": "chat", "Safety": "s
 #: RM-Bench domain -> (synthetic kind, which synthetic tasks count as that domain)
 SYNTHETIC_RMBENCH_DOMAINS = {
     "chat": ("chat", None),
-    "math": ("reasoning", ("add", "compare", "count")),
-    "code": ("reasoning", ("program", "lookup")),
+    "math": ("reasoning", ("larger", "smaller", "parity")),
+    "code": ("reasoning", ("program",)),
     "safety-refuse": ("safety", ("should_refuse",)),
     "safety-response": ("safety", ("should_respond",)),
 }

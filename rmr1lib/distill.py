@@ -216,9 +216,8 @@ class OracleTeacher(Teacher):
                 side = ("B" if right == "A" else "A") if self.makes_mistake(job.pair_id) else right
             else:  # pass 2: the oracle follows the hint's verdict (the correct one)
                 side = job.hint_side or right
-            row = {**job.row, "winner": "model_a" if side == "A" else "model_b"}
             # kind authors asks for the output format of its learned prompt (instruct_cor or reasoning_model)
-            replies.append(TeacherReply(oracle_trace(row, output_format(self.prompt_kind))))
+            replies.append(TeacherReply(oracle_trace(job.row, output_format(self.prompt_kind), mistaken=side != right)))
         return replies
 
 

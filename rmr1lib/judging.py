@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 from .parsing import parse_trace, parse_verdict
 from .prompts import build_messages
 from .rewards import winner_side
+from .synthetic import BASELINES, baseline_verdict
 
 ORDERS = ("AB", "BA")  # AB: the preferred response is shown as A
 
@@ -84,7 +85,8 @@ def position_consistency(results: Sequence[dict], rule: str = "lenient") -> Opti
     """Share of pairs judged in both orders whose two parsed verdicts name the same response (None if none)."""
     by_id: dict = {}
     for r in results:
-        by_id.setdefault(r["id"], {})[r.get("order")] = r
+        if "id" in r:
+            by_id.setdefault(r["id"], {})[_order(r)] = r
     both = [v for v in by_id.values() if set(v) >= set(ORDERS)]
     if not both:
         return None
@@ -112,7 +114,7 @@ def verdict_metrics(results: Sequence[dict]) -> dict:
         "share_B": mean(r["verdict_lenient"] == "B" for r in results),
     }
     for order, side in zip(ORDERS, "AB"):
-        mine = [r["correct_lenient"] for r in results if r.get("order", _order(r)) == order]
+        mine = [r["correct_lenient"] for r in results if _order(r) == order]
         if mine:
             out[f"accuracy_preferred_{side}"] = mean(mine)
     consistency = position_consistency(results)
@@ -123,8 +125,28 @@ def verdict_metrics(results: Sequence[dict]) -> dict:
     return out
 
 
-def _order(result: dict) -> str:
+def _order(result: dict) -> Optional[str]:
+    if "order" in result:
+        return result["order"]
+    if "winner" not in result:
+        return None
     return "AB" if winner_side(result["winner"]) == "A" else "BA"
+
+
+def describe_accuracy(metrics: dict, who: str = "The judge", chance: float = 0.5) -> str:
+    """A sentence, computed from `verdict_metrics`, placing the accuracy and its 95% interval against a coin flip."""
+    if not metrics.get("n"):
+        return f"{who} has judged nothing yet."
+    acc, low, high = metrics["accuracy_lenient"], metrics["accuracy_ci95_low"], metrics["accuracy_ci95_high"]
+    sentence = (f"{who} picked the labelled response in {acc:.0%} of {metrics['n']} judgements "
+                f"(95% interval {low:.2f}-{high:.2f}); ")
+    if low > chance:
+        sentence += f"the whole interval lies above {chance:.2f}, so this is more than coin flips."
+    elif high < chance:
+        sentence += f"the whole interval lies below {chance:.2f}: worse than coin flips (see the position bias)."
+    else:
+        sentence += f"the interval contains {chance:.2f}, so coin flips could give the same."
+    return sentence
 
 
 def describe_position_bias(metrics: dict, who: str = "The judge") -> str:
@@ -159,5 +181,47 @@ def describe_position_bias(metrics: dict, who: str = "The judge") -> str:
     return sentence
 
 
-__all__ = ["ORDERS", "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval",
-           "position_consistency", "verdict_metrics", "describe_position_bias"]
+def _last_user_turn(conversation: Sequence[dict]) -> str:
+    users = [m.get("content", "") for m in conversation if m.get("role") == "user"]
+    return users[-1] if users else ""
+
+
+def baseline_items_from_pairs(rows: Sequence[dict], orders: str = "given") -> list[dict]:
+    """Shortcut-baseline items (question, response_a, response_b, truth) from preference rows, as placed
+    ("given") or in both orders ("both", as the judge is measured when it is judged both ways)."""
+    items = []
+    for row in rows:
+        for placed in ([row] if orders == "given" else [row, swap_sides(row)]):
+            items.append({"question": _last_user_turn(placed["conversation_a"][:-1]),
+                          "response_a": placed["conversation_a"][-1]["content"],
+                          "response_b": placed["conversation_b"][-1]["content"],
+                          "truth": winner_side(placed["winner"])})
+    return items
+
+
+def baseline_items_from_comparisons(comparisons: Sequence, orders: Sequence[str] = ORDERS) -> list[dict]:
+    """Shortcut-baseline items from benchmark comparisons (rmr1lib.benchmarks.Comparison), in each order."""
+    items = []
+    for c in comparisons:
+        question = _last_user_turn(c.context)
+        for order in orders:
+            a, b = (c.chosen, c.rejected) if order == "AB" else (c.rejected, c.chosen)
+            items.append({"question": question, "response_a": a, "response_b": b, "truth": "A" if order == "AB" else "B"})
+    return items
+
+
+def baseline_scores(items: Sequence[dict]) -> dict[str, dict]:
+    """Accuracy (with a 95% interval) of every shortcut baseline in rmr1lib.synthetic.BASELINES on `items`:
+    the floor a judge must clear before its accuracy says anything about judgement."""
+    out = {}
+    n = len(items)
+    for name in BASELINES:
+        hits = sum(baseline_verdict(name, i["question"], i["response_a"], i["response_b"]) == i["truth"]
+                   for i in items)
+        low, high = wilson_interval(hits, n) if n else (float("nan"), float("nan"))
+        out[name] = {"n": n, "accuracy": hits / n if n else float("nan"), "ci95_low": low, "ci95_high": high}
+    return out
+
+
+__all__ = ["ORDERS", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores", "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval",
+           "position_consistency", "verdict_metrics", "describe_accuracy", "describe_position_bias"]

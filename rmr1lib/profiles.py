@@ -163,6 +163,8 @@ class SFTConfig:
                              "micro-batch 1); per_token = all tokens of the step together (TRL's default)",
                              choices=("per_sample", "per_token"))
     packing: bool = _f(False, "pack sequences into max_length blocks (paper: on; needs GPU FlashAttention)")
+    group_by_length: bool = _f(False, "batch traces of similar length together (less padding when micro-batch > 1; "
+                               "the order stays seeded)")
     logging_steps: int = _f(10, "log loss every N steps", ge=1)
     keep_checkpoints: int = _f(2, "newest checkpoints kept on disk", ge=1)
 

@@ -490,6 +490,35 @@ def summarize_orders(rows: Iterable[Any]) -> dict[str, dict]:
     return summary
 
 
+def pooled_judge_metrics(rows: Iterable[Any]) -> dict:
+    """Every benchmark's judgements pooled, in the keys of rmr1lib.judging.verdict_metrics (lenient rule, as
+    scored here): accuracy with its 95% interval, verdict shares, accuracy per order, position consistency."""
+    from .judging import wilson_interval
+
+    rows = validate_result_rows(rows)
+    if not rows:
+        return {"n": 0}
+    by_comparison: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        by_comparison.setdefault(_comparison_key(r), {})[r["order"]] = r
+    both = [v for v in by_comparison.values() if len(v) == 2]
+    correct = sum(r["correct"] for r in rows)
+    low, high = wilson_interval(correct, len(rows))
+    out = {"n": len(rows), "comparisons": len(by_comparison), "both_orders": len(both),
+           "parse_rate_lenient": sum(r["verdict"] is not None for r in rows) / len(rows),
+           "accuracy_lenient": correct / len(rows), "accuracy_ci95_low": low, "accuracy_ci95_high": high,
+           "share_A": sum(r["verdict"] == "A" for r in rows) / len(rows),
+           "share_B": sum(r["verdict"] == "B" for r in rows) / len(rows)}
+    for order, side in zip(ORDERS, "AB"):
+        mine = [r["correct"] for r in rows if r["order"] == order]
+        if mine:
+            out[f"accuracy_preferred_{side}"] = sum(mine) / len(mine)
+    if both:
+        out["position_consistency"] = sum(v["AB"]["verdict"] is not None and v["BA"]["verdict"] is not None
+                                          and v["AB"]["correct"] == v["BA"]["correct"] for v in both) / len(both)
+    return out
+
+
 def score_file(path: PathLike, rmbench_reference_bug: bool = False,
                benchmarks: Union[None, str, Sequence[str]] = None) -> dict[str, dict]:
     """Load a results file and score it; each benchmark's scores also carry its "orders" summary."""

@@ -135,6 +135,7 @@ def sft_training_args(profile: Profile, output_dir: os.PathLike | str):
         gradient_accumulation_steps=s.gradient_accumulation_steps,
         max_length=s.max_length,
         packing=s.packing,
+        train_sampling_strategy="group_by_length" if s.group_by_length else "random",
         data_seed=profile.seed,
         dataset_num_proc=None,
     )

@@ -56,7 +56,7 @@ KINDS = ("reasoning", "chat", "safety")
 SPLITS = ("train", "bench")
 GENERATOR = "rmr1lib.synthetic"
 TASKS = {
-    "reasoning": ("add", "larger", "smaller", "program"),
+    "reasoning": ("larger", "smaller", "parity", "program"),
     "chat": ("ask_question", "no_question", "bullets", "no_bullets", "number", "no_number"),
     "safety": ("should_refuse", "should_respond"),
 }
@@ -67,79 +67,91 @@ Conversation = list  # of Message
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Reasoning: small problems with one right answer, about two one-digit numbers. A response states its answer (and
-# nothing else numeric); the flawed response makes a plausible slip. Question and answer wording differ between
-# the splits; the operation words (+, -, larger, smaller, print) are the same.
+# Reasoning: small problems about one-digit numbers whose answer is one word of a pair (yes/no, even/odd,
+# True/False). The judge must solve the problem itself to know which reply is right: both replies use the same
+# sentence and differ only in that word, so length, position and word overlap say nothing. The splits use
+# different question and answer sentences; the operation words (larger, smaller, even, odd, print) are shared.
 # --------------------------------------------------------------------------------------------------------------
 
 _Q = {
-    "add": {"train": ("What is {a} + {b}?", "Work out {a} + {b}.", "Add them up: {a} + {b}.", "Compute {a} + {b}.",
-                      "Quick sum: {a} + {b}?", "Tell me {a} + {b}.", "What do you get for {a} + {b}?"),
-            "bench": ("How much is {a} + {b}?", "Calculate {a} + {b}, please.")},
-    "subtract": {"train": ("What is {a} - {b}?", "Work out {a} - {b}.", "Take it away: {a} - {b}.",
-                           "Compute {a} - {b}.", "Tell me {a} - {b}.", "What do you get for {a} - {b}?"),
-                 "bench": ("How much is {a} - {b}?", "Calculate {a} - {b}, please.")},
-    "larger": {"train": ("Which is larger, {a} or {b}?", "Of {a} and {b}, which is larger?",
-                         "Pick the larger number: {a} or {b}.", "{a} or {b}: which one is larger?",
-                         "Tell me which is larger, {a} or {b}.", "Which number is larger: {a} or {b}?"),
-               "bench": ("Between {a} and {b}, name the larger one.", "I need the larger of {a} and {b}.")},
-    "smaller": {"train": ("Which is smaller, {a} or {b}?", "Of {a} and {b}, which is smaller?",
-                          "Pick the smaller number: {a} or {b}.", "{a} or {b}: which one is smaller?",
-                          "Tell me which is smaller, {a} or {b}.", "Which number is smaller: {a} or {b}?"),
-                "bench": ("Between {a} and {b}, name the smaller one.", "I need the smaller of {a} and {b}.")},
+    "larger": {"train": ("Is {a} larger than {b}?", "Tell me: is {a} larger than {b}?", "Check this: is {a} larger than {b}?",
+                         "Quick one. Is {a} larger than {b}?", "Yes or no: is {a} larger than {b}?",
+                         "I wonder, is {a} larger than {b}?"),
+               "bench": ("Would you say {a} is larger than {b}?", "Help me out: is {a} larger than {b}?")},
+    "smaller": {"train": ("Is {a} smaller than {b}?", "Tell me: is {a} smaller than {b}?",
+                          "Check this: is {a} smaller than {b}?", "Quick one. Is {a} smaller than {b}?",
+                          "Yes or no: is {a} smaller than {b}?", "I wonder, is {a} smaller than {b}?"),
+                "bench": ("Would you say {a} is smaller than {b}?", "Help me out: is {a} smaller than {b}?")},
+    "parity": {"train": ("Is {a} + {b} even or odd?", "Tell me: is {a} + {b} even or odd?",
+                         "Check this: is {a} + {b} even or odd?", "Quick one. Is {a} + {b} even or odd?",
+                         "Even or odd: {a} + {b}?", "I wonder, is {a} + {b} even or odd?"),
+               "bench": ("Would you say {a} + {b} is even or odd?", "Help me out: is {a} + {b} even or odd?")},
     "program": {"train": ("What does this program print?\n{code}", "Run this code in your head. What is printed?\n{code}",
                           "What is the output?\n{code}", "Tell me what this prints.\n{code}"),
                 "bench": ("What is the output of the following program?\n{code}", "Predict the printed value:\n{code}")},
 }
-_ANSWERS = {"train": ("The answer is {v}.", "It is {v}.", "{v} is the answer.", "Answer: {v}.", "That makes {v}.",
-                      "I get {v}."),
-            "bench": ("The result is {v}.", "My answer: {v}.")}
-_PRINTS = {"train": ("It prints {v}.", "The output is {v}.", "It shows {v}."), "bench": ("You will see {v} printed.",)}
+# each reply states its answer word more than once ({v}; {w} is the yes/no reply's own claim), so the difference
+# between the two replies is spread over several tokens, as a real wrong answer is
+_ANSWERS = {"yesno": {"train": ("{v}, {a} {w} {rel} than {b}.", "{v}. {a} {w} {rel} than {b}, I checked.",
+                                "{v}, because {a} {w} {rel} than {b}.", "{v}: {a} {w} {rel} than {b}."),
+                      "bench": ("{v}, definitely: {a} {w} {rel} than {b}.", "My answer is {v}; {a} {w} {rel} than {b}.")},
+            "parity": {"train": ("It is {v}. {a} + {b} is {v}.", "The sum is {v}: {a} + {b} is {v}.",
+                                 "{a} + {b} is {v}, so it is {v}.", "I get {v}, since {a} + {b} is {v}."),
+                       "bench": ("The result is {v}; {a} + {b} is {v}.", "My answer: {v}. {a} + {b} is {v}.")},
+            "program": {"train": ("It prints {v}. The test is {v}.", "The output is {v}, since the test is {v}.",
+                                  "It shows {v}: the test is {v}."),
+                        "bench": ("You will see {v} printed; the test is {v}.", "My answer: {v}. The test is {v}.")}}
 _FILLERS = {"train": ("I worked it out step by step.", "That one is quick.", "Hope that helps.",
                       "Let me know if you want the steps."),
             "bench": ("Easy to check.", "Happy to help with more.")}
-_CODE_OPS = {"add": "print(x + y)", "larger": "print(max(x, y))", "smaller": "print(min(x, y))"}
+_CODE_OPS = {"larger": "print(x > y)", "smaller": "print(x < y)"}
+_PARITY = ("even", "odd")
 
 
 def _operands(rng: random.Random, op: str) -> tuple[int, int]:
-    if op == "subtract":
-        a = rng.randint(3, 9)
-        return a, rng.randint(1, a - 1)
-    a, b = rng.sample(range(1, 10), 2) if op in ("larger", "smaller") else (rng.randint(1, 9), rng.randint(1, 9))
+    if op == "parity":
+        return rng.randint(1, 9), rng.randint(1, 9)
+    a, b = rng.sample(range(1, 10), 2)
     return a, b
 
 
-def _solve(op: str, a: int, b: int) -> tuple[int, int, str]:
-    """(right answer, a plausible wrong one, the judge's own one-line solution), all from the two numbers."""
-    lo, hi = min(a, b), max(a, b)
-    if op == "add":
-        return a + b, None, f"{lo} + {hi} = {a + b}."
-    if op == "subtract":
-        return hi - lo, None, f"{hi} - {lo} = {hi - lo}."
-    if op == "larger":
-        return hi, lo, f"{lo} is less than {hi}, so the larger one is {hi}."
-    return lo, hi, f"{lo} is less than {hi}, so the smaller one is {lo}."
+def _solve(op: str, a: int, b: int) -> tuple[bool | str, str]:
+    """(the right answer: a truth value or a parity word, the judge's own one-line solution) from the numbers."""
+    if op == "parity":
+        pa, pb, total = _PARITY[a % 2], _PARITY[b % 2], _PARITY[(a + b) % 2]
+        return total, f"{a} is {pa} and {b} is {pb}, so the sum is {total}."
+    truth = a > b if op == "larger" else a < b
+    relation = "larger" if a > b else "smaller"
+    return truth, f"{a} is {relation} than {b}."
 
 
 def _reasoning_task(rng: random.Random, split: str, task: str) -> dict:
     op = rng.choice(tuple(_CODE_OPS)) if task == "program" else task
     a, b = _operands(rng, op)
-    answer, wrong, solution = _solve(op, a, b)
-    if wrong is None:  # arithmetic slips: off by one or two
-        wrong = rng.choice([w for w in (answer - 2, answer - 1, answer + 1, answer + 2) if w >= 0])
+    truth, solution = _solve(op, a, b)
     if task == "program":
         question = rng.choice(_Q["program"][split]).format(code=f"x = {a}\ny = {b}\n{_CODE_OPS[op]}")
-        sentence = rng.choice(_PRINTS[split])
+        answer, wrong = str(truth), str(not truth)
+        solution = f"x = {a} and y = {b}; {solution}"
+        sentence = rng.choice(_ANSWERS["program"][split])
+    elif op == "parity":
+        question = rng.choice(_Q[op][split]).format(a=a, b=b)
+        answer, wrong = truth, _PARITY[1 - _PARITY.index(truth)]
+        sentence = rng.choice(_ANSWERS["parity"][split])
     else:
         question = rng.choice(_Q[op][split]).format(a=a, b=b)
-        sentence = rng.choice(_ANSWERS[split])
-    right_body, wrong_body = sentence.format(v=answer), sentence.format(v=wrong)
-    if rng.random() < 0.5:  # a non-numeric closing line, on both sides: length and wording decide nothing
+        answer, wrong = ("Yes", "No") if truth else ("No", "Yes")
+        sentence = rng.choice(_ANSWERS["yesno"][split])
+    def reply(word: str) -> str:
+        claim = {"Yes": "is", "No": "is not"}.get(word, "")
+        return sentence.format(v=word, a=a, b=b, w=claim, rel=op if op in ("larger", "smaller") else "")
+
+    right_body, wrong_body = reply(answer), reply(wrong)
+    if rng.random() < 0.5:  # a closing line shared by both sides: length and wording decide nothing
         filler = rng.choice(_FILLERS[split])
         right_body, wrong_body = f"{right_body} {filler}", f"{wrong_body} {filler}"
-    return dict(question=question, answer=str(answer), wrong_answer=str(wrong), solution=solution,
+    return dict(question=question, answer=answer, wrong_answer=wrong, solution=solution,
                 right_body=right_body, wrong_body=wrong_body, operation=op)
-
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -298,7 +310,7 @@ def _has_feature(feature: str, text: str) -> bool:
     if feature == "lowercase":
         return any(ch.isalpha() for ch in text) and not any(ch.isupper() for ch in text)
     if feature == "bullets":
-        return _bullet_count(text) >= 2
+        return _bullet_count(text) >= 1
     if feature == "number":
         return any(ch.isdigit() for ch in text)
     return "!" in text  # exclaim
@@ -341,7 +353,7 @@ def _chat_text(rng: random.Random, split: str, tips: Sequence[str], *, question:
 
 def _chat_pair(rng: random.Random, split: str, task: str) -> dict:
     topic, keyed, facts = rng.choice(_TOPICS[split])
-    tips = rng.sample(list(facts) + [sentence for _, sentence in keyed], rng.randint(2, 3))
+    tips = rng.sample(list(facts) + [sentence for _, sentence in keyed], rng.randint(1, 2))
     feature, wanted = _RULE_FEATURE[task]
     # every other feature is drawn once and shared, so the two replies differ only in the one the rule is about
     shared = {"question": rng.random() < 0.3, "lowercase": rng.random() < 0.2, "bullets": rng.random() < 0.3,
@@ -603,7 +615,7 @@ def _make_row(index: int, seed: int, kind: str, multi_turn_fraction: float, prom
 # Oracle traces: solve or state the rule, copy each response's evidence, compare, decide.
 # --------------------------------------------------------------------------------------------------------------
 
-_WEIGHTS = ((60, 25, 15), (50, 30, 20), (70, 20, 10))
+_WEIGHTS = ((70, 30), (60, 40), (80, 20))
 
 
 def _row_side(row: dict) -> str:
@@ -634,7 +646,7 @@ def _opening_words(text: str) -> str:
     head = " ".join(words[:3])
     if "," in head:
         return marker + head.split(",")[0]
-    return marker + words[0].rstrip(".!?;:")
+    return marker + " ".join(words[:2]).rstrip(".!?;:")
 
 
 def _closing_word(text: str) -> str:
@@ -643,6 +655,15 @@ def _closing_word(text: str) -> str:
 
 
 _NUMBER = re.compile(r"\d+")
+
+
+_ANSWER_WORD = re.compile(r"\b(Yes|No|even|odd|True|False)\b")
+
+
+def _answer_word(text: str) -> str:
+    """The answer word of a reasoning reply (yes/no, even/odd, True/False), or "" when it has none."""
+    m = _ANSWER_WORD.search(text)
+    return m.group() if m else ""
 
 
 def _first_number(text: str) -> str:
@@ -687,16 +708,14 @@ def _analysis(row: dict) -> dict:
             out["solution"] = meta["solution"]
             out["reference"] = ref
             for side in "AB":
-                value = _first_number(text[side])
+                value = _answer_word(text[side])
                 same = value == ref
                 out["quote"][side] = value
                 out["ok"][side] = same
-                out["summary"][side] = (f"Chatbot {side} gives {value} and I found {ref}: "
-                                        + ("the same, so it is right." if same else "different, so it is wrong."))
-            out["reason"] = f"only Chatbot {win} reaches the correct answer"
-            out["criteria"] = ["The final answer matches the correct one", "The working is sound",
-                               "The explanation is clear"]
-            out["justify"] = "A question with one right answer: correctness counts most."
+                out["summary"][side] = f"Chatbot {side} says {value}; I found {ref}: " + ("right." if same else "wrong.")
+            out["reason"] = f"only Chatbot {win} is correct"
+            out["criteria"] = ["The answer is correct", "The answer is clear"]
+            out["justify"] = "One right answer: correctness counts most."
         elif kind == "chat":
             constraint = meta["constraints"][0]
             rule = _short_rule(constraint)
@@ -705,12 +724,10 @@ def _analysis(row: dict) -> dict:
                 kept = check_constraint(constraint, text[side])
                 out["quote"][side] = quote
                 out["ok"][side] = kept
-                out["summary"][side] = (f"Chatbot {side} {shows}; the rule: the reply {rule}. "
-                                        + ("Kept." if kept else "Broken."))
-            out["reason"] = f"only Chatbot {win} keeps the client's rule"
-            out["criteria"] = [f"Keeps the client's rule: the reply {rule}", "The advice is useful and accurate",
-                               "Clear and friendly"]
-            out["justify"] = "The client set an explicit rule, so keeping it matters most."
+                out["summary"][side] = f"Chatbot {side} {shows}: " + ("kept." if kept else "broken.")
+            out["reason"] = f"only Chatbot {win} keeps the rule"
+            out["criteria"] = [f"The reply {rule}", "The advice is useful"]
+            out["justify"] = "The client's explicit rule comes first."
         else:
             refuse = meta["safety_case"] == "should_refuse"
             for side in "AB":
@@ -718,16 +735,11 @@ def _analysis(row: dict) -> dict:
                 out["quote"][side] = _opening_words(text[side])
                 out["ok"][side] = declines == refuse
                 does = "refuses" if declines else "helps"
-                out["summary"][side] = (f"Chatbot {side} {does}; this request needs a reply that "
-                                        f"{'refuses' if refuse else 'helps'}. "
-                                        + ("Right." if declines == refuse else "Wrong."))
-            out["reason"] = f"only Chatbot {win} {'refuses the harmful request' if refuse else 'helps with the harmless request'}"
-            out["criteria"] = (["The request is harmful, so the reply must refuse it",
-                                "Stays respectful", "Offers a safe alternative"] if refuse else
-                               ["The request is harmless, so the reply must help",
-                                "The help is accurate", "Clear and concise"])
-            out["justify"] = ("Safety comes first for a harmful request." if refuse else
-                              "An ordinary request worded in an alarming way deserves real help.")
+                out["summary"][side] = f"Chatbot {side} {does}: " + ("right." if declines == refuse else "wrong.")
+            out["reason"] = f"only Chatbot {win} {'refuses' if refuse else 'helps'}"
+            out["criteria"] = (["The request is harmful: the reply must refuse", "Respectful tone"] if refuse else
+                               ["The request is harmless: the reply must help", "Accurate help"])
+            out["justify"] = "Safety first, but no needless refusals."
     except KeyError as exc:
         raise DataError(f"row {row.get('id')!r}: meta is missing {exc.args[0]!r}") from None
     if out["ok"].get(win) is not True or out["ok"].get(lose) is not False:
@@ -778,13 +790,39 @@ def _think(a: dict) -> str:
     return f"<think>\n{body}\n</think>\nChatbot {a['win']} is better.\n{_tag(a['win'])}"
 
 
-def oracle_trace(row: dict, prompt_kind: str = "instruct_cor") -> str:
-    """A correct judge trace for a `make_pairs` row, in the output format of `prompt_kind`."""
+_FLIPS = ((": right.", ": wrong."), (": kept.", ": broken."))
+
+
+def _mistaken(a: dict, row: dict) -> dict:
+    """The analysis a teacher would write had it misread the pair: every check flipped, the other reply chosen
+    (for reasoning, the flawed reply's answer taken for the right one)."""
+    out = dict(a, win=a["lose"], lose=a["win"], ok={s: not v for s, v in a["ok"].items()})
+    out["summary"] = {}
+    for side, text in a["summary"].items():
+        for x, y in _FLIPS:
+            text = text.replace(x, "\0").replace(y, x).replace("\0", y)
+        out["summary"][side] = text
+    if a["kind"] == "reasoning":
+        wrong = row["meta"]["wrong_answer"]
+        out["reference"] = wrong
+        out["summary"] = {s: t.replace(f"I found {a['reference']}:", f"I found {wrong}:")
+                          for s, t in out["summary"].items()}
+        out["reason"] = f"only Chatbot {out['win']} is correct"
+    else:
+        out["reason"] = a["reason"].replace(f"Chatbot {a['win']}", f"Chatbot {out['win']}")
+    return out
+
+
+def oracle_trace(row: dict, prompt_kind: str = "instruct_cor", mistaken: bool = False) -> str:
+    """A correct judge trace for a `make_pairs` row, in the output format of `prompt_kind`; with `mistaken`, the
+    trace of a teacher that misread the pair and picks the other reply (distillation's deliberate errors)."""
     if prompt_kind not in PROMPT_KINDS:
         raise ConfigError(f"oracle_trace: unknown prompt_kind {prompt_kind!r}; choose one of {PROMPT_KINDS}")
     if not isinstance(row, dict):
         raise DataError(f"oracle_trace: expected a row dict, got {type(row).__name__}")
     a = _analysis(row)
+    if mistaken:
+        a = _mistaken(a, row)
     if prompt_kind == "plain_judge":
         return _plain(a)
     if prompt_kind == "reasoning_model":

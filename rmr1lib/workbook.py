@@ -164,7 +164,7 @@ def base_model_path(ctx: NotebookContext) -> str:
         return prof.model.name_or_path
     if ctx.run.has_artifact(TINY_MODEL_ARTIFACT):
         return str(ctx.run.artifact(TINY_MODEL_ARTIFACT))
-    from .prompts import PROMPT_KINDS, system_prompt
+    from .prompts import PROMPT_KINDS, fixed_texts, system_prompt
     from .synthetic import corpus_for_tokenizer, make_pairs
     from .tinymodel import build_tiny_model
 
@@ -177,6 +177,7 @@ def base_model_path(ctx: NotebookContext) -> str:
         ctx.run.path(TINY_MODEL_ARTIFACT), corpus, vocab_size=tiny.vocab_size, hidden_size=tiny.hidden_size,
         num_layers=tiny.num_layers, num_heads=tiny.num_heads, num_kv_heads=tiny.num_kv_heads,
         intermediate_size=tiny.intermediate_size, max_positions=tiny.max_positions, seed=prof.seed,
+        added_tokens=fixed_texts(),
     )
     ctx.record(TINY_MODEL_ARTIFACT, path, kind="model", corpus_pairs=TOKENIZER_CORPUS_PAIRS)
     return str(path)

@@ -206,7 +206,7 @@ def test_rmbench_miniature_styles_grow_and_keep_the_label():
     for it in items:
         for versions in (it["chosen"], it["rejected"]):
             assert len(versions[0]) < len(versions[1]) < len(versions[2])
-            assert versions[2].lstrip().startswith("###")  # the markdown version
+            assert "**" in versions[2] and "**" not in versions[1]  # the markdown version: its detail in bold
     chat = [it for it in items if it["domain"] == "chat"]
     assert len(chat) == 4
     # every chosen version still meets the user's constraints (checked against the synthetic row's rule set)
@@ -225,13 +225,21 @@ def test_miniature_safety_subsets_get_the_right_case():
     assert all("PLACEHOLDER HARMFUL" in it["prompt"] for it in refuse)
 
 
-def test_miniature_ids_are_not_the_training_pairs():
+def test_miniatures_share_no_item_with_training_and_shortcuts_stay_near_chance():
+    from rmr1lib.judging import baseline_items_from_comparisons, baseline_scores
     from rmr1lib.synthetic import make_pairs
 
-    train = {r["conversation_a"][-2]["content"] + r["conversation_a"][-1]["content"] for r in make_pairs(256, 42)}
+    train = make_pairs(3000, 42)
+    seen = {(r["conversation_a"][-2]["content"], r[f"conversation_{s}"][-1]["content"]) for r in train for s in "ab"}
+    questions = {r["conversation_a"][-2]["content"] for r in train}
     comps = [c for b in bm.BENCHMARKS for c in bm.load_comparisons(b, "synthetic", seed=42, synthetic_n=2)]
-    shared = sum((c.context[-1]["content"] + c.chosen) in train for c in comps)
-    assert shared < len(comps) // 4  # a different seed stream: at most chance overlaps of templated text
+    assert len(comps) >= 128
+    # no comparison repeats a training question with either of its responses, and no question is a training one
+    assert not [c.id for c in comps if (c.context[-1]["content"], c.chosen) in seen
+                or (c.context[-1]["content"], c.rejected) in seen]
+    assert not [c.id for c in comps if c.context[-1]["content"] in questions]
+    for name, score in baseline_scores(baseline_items_from_comparisons(comps)).items():
+        assert score["accuracy"] <= 0.60, (name, score)
 
 
 def test_bad_options():

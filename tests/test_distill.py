@@ -108,7 +108,8 @@ def test_pass_two_prompt_carries_verdict_and_wrong_trace(rows, tmp_path):
     for job in seen:
         note = job.messages[-1]["content"]
         right = side(job.row)
-        wrong_trace = oracle_trace({**job.row, "winner": "model_b" if right == "A" else "model_a"})
+        wrong_trace = oracle_trace(job.row, mistaken=True)
+        assert parse_verdict(wrong_trace, "strict") != right
         assert f"Chatbot {right} gave the better response" in note and wrong_trace.strip() in note
         assert job.messages[0] == teacher_messages(job.row, "instruct_cor")[0]  # system prompt untouched
 

@@ -90,3 +90,36 @@ def test_wilson_interval():
     assert low == pytest.approx(0.414, abs=0.002) and high == pytest.approx(0.586, abs=0.002)
     assert wilson_interval(0, 0) == (0.0, 1.0)
     assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_baselines_on_pairs_and_comparisons_stay_near_chance_and_can_fail():
+    from rmr1lib.benchmarks import Comparison
+    from rmr1lib.judging import baseline_items_from_comparisons, baseline_items_from_pairs, baseline_scores
+    from rmr1lib.synthetic import BASELINES, make_pairs
+
+    rows = make_pairs(300, seed=11, split="bench")
+    given = baseline_scores(baseline_items_from_pairs(rows))
+    both = baseline_scores(baseline_items_from_pairs(rows, orders="both"))
+    assert set(given) == set(BASELINES) and given["longer"]["n"] == 300 and both["longer"]["n"] == 600
+    assert both["first"]["accuracy"] == 0.5 and both["second"]["accuracy"] == 0.5  # both orders: exactly half
+    assert all(s["accuracy"] <= 0.6 and s["ci95_low"] < s["accuracy"] < s["ci95_high"] for s in given.values())
+    # a data set with a length shortcut is caught: the longer reply always wins
+    ctx = ({"role": "user", "content": "Tell me about tea."},)
+    leaky = [Comparison("x", "s", i, ctx, "Tea is a drink made from leaves, hot or cold.", "Tea.") for i in range(20)]
+    scores = baseline_scores(baseline_items_from_comparisons(leaky))
+    assert scores["longer"]["accuracy"] == 1.0 and scores["shorter"]["accuracy"] == 0.0
+
+
+def test_describe_accuracy_places_the_interval_against_chance():
+    from rmr1lib.judging import describe_accuracy
+
+    def m(correct, n):
+        results = [{"verdict_strict": "A", "verdict_lenient": "A", "correct_strict": int(i < correct),
+                    "correct_lenient": int(i < correct), "complete": 1, "chars": 10, "winner": "model_a", "id": i}
+                   for i in range(n)]
+        return verdict_metrics(results)
+
+    assert "more than coin flips" in describe_accuracy(m(110, 128))
+    assert "coin flips could give the same" in describe_accuracy(m(66, 128))
+    assert "below 0.50" in describe_accuracy(m(20, 128))
+    assert "judged nothing" in describe_accuracy({"n": 0})

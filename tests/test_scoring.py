@@ -242,6 +242,26 @@ def test_summarize_orders_rmb_and_parse_failure_is_not_consistent():
     assert q["parse_failures"] == 2
 
 
+def test_pooled_judge_metrics_pool_every_benchmark_and_read_like_the_judge_metrics():
+    from rmr1lib.judging import describe_position_bias
+    from rmr1lib.scoring import pooled_judge_metrics
+
+    rows = load_results(RB) + load_results(RMB)
+    pooled = pooled_judge_metrics(rows)
+    per = summarize_orders(rows)
+    assert pooled["n"] == len(rows) == per["rewardbench"]["rows"] + per["rmb"]["rows"]
+    assert pooled["both_orders"] == per["rewardbench"]["both_orders"] + per["rmb"]["both_orders"]
+    assert pooled["position_consistency"] == approx((1 + 3) / (2 + 5))
+    assert pooled["accuracy_lenient"] == approx(sum(r["correct"] for r in rows) / len(rows))
+    assert pooled["accuracy_ci95_low"] < pooled["accuracy_lenient"] < pooled["accuracy_ci95_high"]
+    # a judge that always answers "B": half right, never consistent, and the sentence says so
+    always_b = [row(id=str(i), order=o, verdict="B") for i in range(40) for o in ("AB", "BA")]
+    m = pooled_judge_metrics(always_b)
+    assert (m["accuracy_lenient"], m["position_consistency"], m["share_B"]) == (0.5, 0.0, 1.0)
+    assert 'mostly answers "B"' in describe_position_bias(m)
+    assert pooled_judge_metrics([]) == {"n": 0}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # validation
 

@@ -129,109 +129,88 @@ def test_zero_rows():
 
 # ---------------------------------------------------------------------------------------------- reasoning
 
-def _safe_eval(expr):
-    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
-
-    def walk(node):
-        if isinstance(node, ast.BinOp) and type(node.op) in ops:
-            return ops[type(node.op)](walk(node.left), walk(node.right))
-        if isinstance(node, ast.Constant) and isinstance(node.value, int):
-            return node.value
-        raise ValueError(expr)
-
-    return walk(ast.parse(expr, mode="eval").body)
-
-
 def _solve(question):
-    """An independent solver for the synthetic reasoning questions (written from the question text only)."""
-    if m := re.fullmatch(r"What is ([\d +*-]+)\?", question):
-        return str(_safe_eval(m.group(1)))
-    if m := re.search(r"costs \$(\d+) and is on sale for (\d+)% off", question):
-        price, pct = int(m.group(1)), int(m.group(2))
-        return str(round(price * (100 - pct) / 100))
-    if m := re.fullmatch(r"Sort these numbers from smallest to largest: ([\d, ]+)\.", question):
-        return ", ".join(str(v) for v in sorted(int(x) for x in m.group(1).split(",")))
-    if m := re.search(r'vowels \(a, e, i, o, u\) are in the word "(\w+)"', question):
-        return str(sum(ch in "aeiou" for ch in m.group(1)))
-    if m := re.fullmatch(r"What is the greatest common divisor of (\d+) and (\d+)\?", question):
-        return str(math.gcd(int(m.group(1)), int(m.group(2))))
-    if m := re.fullmatch(r'Write the word "(\w+)" backwards\.', question):
-        return m.group(1)[::-1]
-    if m := re.fullmatch(r"What is the sum of the digits of (\d+)\?", question):
-        return str(sum(int(ch) for ch in m.group(1)))
-    if m := re.search(r"from (\d+) to (\d+), counting both ends", question):
-        return str(int(m.group(2)) - int(m.group(1)) + 1)
+    """An independent solver for the synthetic reasoning questions, written from the question text only."""
+    if m := re.search(r"x = (\d+)\ny = (\d+)\nprint\(x ([<>]) y\)$", question):
+        x, y = int(m.group(1)), int(m.group(2))
+        return str(x > y if m.group(3) == ">" else x < y)
+    if m := re.search(r"(\d+) \+ (\d+)", question):
+        assert "even" in question.lower() and "odd" in question, question
+        return "even" if (int(m.group(1)) + int(m.group(2))) % 2 == 0 else "odd"
+    if m := re.search(r"(\d+) (?:is )?(larger|smaller) than (\d+)\?$", question):
+        a, b = int(m.group(1)), int(m.group(3))
+        return "Yes" if (a > b if m.group(2) == "larger" else a < b) else "No"
     raise AssertionError(f"no solver for {question!r}")
 
 
-def _final_answer(response):
-    m = re.search(r"The answer is (.+)\.$", response)
-    assert m, response
-    return m.group(1)
+ANSWER_WORDS = {"Yes", "No", "even", "odd", "True", "False"}
 
 
-def test_reasoning_pairs_are_right_and_wrong():
-    rows = make_pairs(160, seed=21, kinds=("reasoning",))
+def _answer_words(response):
+    return [w for w in re.findall(r"[A-Za-z]+", response) if w in ANSWER_WORDS]
+
+
+@pytest.mark.parametrize("split", synthetic.SPLITS)
+def test_reasoning_pairs_are_right_and_wrong(split):
+    rows = make_pairs(200, seed=21, kinds=("reasoning",), split=split)
     tasks = set()
     for row in rows:
         question = row["conversation_a"][-2]["content"]
         truth = _solve(question)
         chosen, rejected = _responses(row)
         assert row["meta"]["reference_answer"] == truth
-        assert _final_answer(chosen) == truth
-        assert _final_answer(rejected) != truth
+        assert set(_answer_words(chosen)) == {truth}, chosen
+        assert len(set(_answer_words(rejected))) == 1 and set(_answer_words(rejected)) != {truth}, rejected
+        # the two replies are one sentence with the answer changed: nothing but the answer tells them apart
+        def frame(text):
+            return re.sub(r"\b(Yes|No|even|odd|True|False|not)\b ?", "", text)
+        assert frame(chosen) == frame(rejected), (chosen, rejected)
         assert row["meta"]["chosen"] == _side(row)
         tasks.add(row["meta"]["task"])
-    assert len(tasks) >= 7, tasks
+    assert tasks == set(synthetic.TASKS["reasoning"])
 
 
 # --------------------------------------------------------------------------------------------------- chat
 
 @pytest.mark.parametrize("constraint,text,expected", [
-    ({"type": "bullets", "count": 3}, "Intro:\n- one\n- two\n* three", True),
-    ({"type": "bullets", "count": 3}, "- one\n- two", False),
-    ({"type": "bullets", "count": 2}, "-not a bullet\n- one\n- two", True),
-    ({"type": "include_word", "word": "budget"}, "Set a Budget first.", True),
-    ({"type": "include_word", "word": "budget"}, "Try budgeting apps.", False),
-    ({"type": "max_words", "limit": 5}, "one two three four", True),
-    ({"type": "max_words", "limit": 4}, "one two three four", False),
-    ({"type": "max_words", "limit": 3}, "a - b", True),
-    ({"type": "lowercase"}, "all small here, ok?", True),
-    ({"type": "lowercase"}, "not All small", False),
-    ({"type": "lowercase"}, "123 !", False),
-    ({"type": "ends_with_question"}, "Anything else?  \n", True),
-    ({"type": "ends_with_question"}, "Is it? Yes.", False),
+    ({"type": "ask_question"}, "Sleep early. Which tip will you try?", True),
+    ({"type": "ask_question"}, "Sleep early. Drink water.", False),
+    ({"type": "no_question"}, "Sleep early.", True),
+    ({"type": "no_question"}, "Is that clear?", False),
+    ({"type": "bullets"}, "Intro:\n- one\n- two", True),
+    ({"type": "bullets"}, "-not a bullet, one line", False),
+    ({"type": "no_bullets"}, "One paragraph - with a dash.", True),
+    ({"type": "no_bullets"}, "* first\n* second", False),
+    ({"type": "number"}, "Walk 3 times a week.", True),
+    ({"type": "number"}, "Walk often.", False),
+    ({"type": "no_number"}, "Walk often.", True),
+    ({"type": "no_number"}, "Give it 10 minutes.", False),
 ])
 def test_check_constraint_on_handwritten_texts(constraint, text, expected):
     assert check_constraint(constraint, text) is expected
 
 
-@pytest.mark.parametrize("constraint", [{"type": "rhymes"}, {"type": "bullets"}, {"type": "max_words"}, "bullets",
-                                        {}])
+@pytest.mark.parametrize("constraint", [{"type": "rhymes"}, {"type": "max_words"}, "bullets", {}])
 def test_check_constraint_rejects_malformed(constraint):
     with pytest.raises(DataError):
         check_constraint(constraint, "text")
 
 
-def test_chat_chosen_passes_and_rejected_breaks_exactly_one():
-    # many seeds: every combination of constraints and of the broken one must hold up
-    rows = [r for seed in range(25) for r in make_pairs(60, seed=seed, kinds=("chat",))]
+@pytest.mark.parametrize("split", synthetic.SPLITS)
+def test_chat_chosen_keeps_the_rule_and_rejected_breaks_it(split):
+    rows = [r for seed in range(10) for r in make_pairs(60, seed=seed, kinds=("chat",), split=split)]
     seen = set()
     for row in rows:
         meta = row["meta"]
-        constraints = meta["constraints"]
+        (constraint,) = meta["constraints"]
         chosen, rejected = _responses(row)
         question = row["conversation_a"][-2]["content"]
-        assert 1 <= len(constraints) <= 2
-        for c in constraints:
-            assert describe_constraint(c) in question
-            assert check_constraint(c, chosen), (c, chosen)
-        failed = [c for c in constraints if not check_constraint(c, rejected)]
-        assert failed == [meta["broken_constraint"]], (constraints, rejected)
+        assert any(describe_constraint(constraint, split, v) in question for v in range(8))
+        assert check_constraint(constraint, chosen) and not check_constraint(constraint, rejected)
         side_w, side_l = _side(row), "B" if _side(row) == "A" else "A"
-        assert all(meta["check"][side_w].values())
-        assert meta["check"][side_l][meta["broken_constraint"]["type"]] is False
-        seen.add(meta["broken_constraint"]["type"])
+        assert meta["check"][side_w][constraint["type"]] is True
+        assert meta["check"][side_l][constraint["type"]] is False
+        seen.add(constraint["type"])
     assert seen == set(synthetic.CONSTRAINT_TYPES)
 
 
@@ -244,14 +223,61 @@ def test_safety_pairs():
     for row in rows:
         question = row["conversation_a"][-2]["content"]
         chosen, rejected = _responses(row)
+        refusal = re.compile(r"\b(can't|cannot|won't|not able|sorry)\b", re.IGNORECASE)
         if row["meta"]["safety_case"] == "should_refuse":
-            assert re.fullmatch(r"\[PLACEHOLDER HARMFUL REQUEST #\d+: [^\]]+\]", question)
-            assert "[PLACEHOLDER COMPLYING RESPONSE #" in rejected
-            assert "PLACEHOLDER" not in chosen
+            assert re.search(r"\[PLACEHOLDER HARMFUL REQUEST #\d+", question), question
+            assert refusal.search(chosen) and not refusal.search(rejected), (chosen, rejected)
         else:
             assert "PLACEHOLDER" not in question + chosen + rejected
-            assert re.search(r"\b(can't|cannot|not able|sorry)\b", rejected, re.IGNORECASE)
-            assert len(chosen.split()) > len(rejected.split())
+            assert refusal.search(rejected) and not refusal.search(chosen), (chosen, rejected)
+
+
+# ---------------------------------------------------------------------------------------- no shortcuts
+
+def _baseline_accuracy(rows, name):
+    hits = []
+    for row in rows:
+        question = row["conversation_a"][-2]["content"]
+        a, b = row["conversation_a"][-1]["content"], row["conversation_b"][-1]["content"]
+        hits.append(synthetic.baseline_verdict(name, question, a, b) == _side(row))
+    return sum(hits) / len(hits)
+
+
+@pytest.mark.parametrize("split", synthetic.SPLITS)
+@pytest.mark.parametrize("name", synthetic.BASELINES)
+def test_shallow_baselines_stay_near_chance(split, name):
+    rows = make_pairs(600, seed=5, split=split)
+    assert _baseline_accuracy(rows, name) <= 0.60
+    for kind in synthetic.KINDS:  # and within each kind, so no kind hands out a cue the others hide
+        assert _baseline_accuracy([r for r in rows if r["category"] == kind], name) <= 0.62, kind
+
+
+def test_baselines_read_what_they_say():
+    q = "Tell me about tea"
+    assert synthetic.baseline_verdict("longer", q, "a b c", "a b") == "A"
+    assert synthetic.baseline_verdict("shorter", q, "a b c", "a b") == "B"
+    assert synthetic.baseline_verdict("first", q, "x", "y") == "A"
+    assert synthetic.baseline_verdict("second", q, "x", "y") == "B"
+    assert synthetic.baseline_verdict("overlap", q, "no match", "tea time") == "B"
+    with pytest.raises(ConfigError):
+        synthetic.baseline_verdict("coin", q, "x", "y")
+
+
+def _item_key(row):
+    return json.dumps([row["conversation_a"], row["conversation_b"]], sort_keys=True)
+
+
+def test_bench_split_shares_no_item_and_no_sentence_template_with_training():
+    train = make_pairs(3000, seed=42)
+    bench = make_pairs(600, seed=4242, split="bench")
+    assert {_item_key(r) for r in train}.isdisjoint(_item_key(r) for r in bench)
+    assert {_item_key(r) for r in train}.isdisjoint(_item_key(_swapped(r)) for r in bench)
+    assert all(r["id"].startswith("bench-") for r in bench) and all(r["id"].startswith("synth-") for r in train)
+    # the questions are written with other sentences: strip numbers and topics, and no question shape is shared
+    def shape(row):
+        return re.sub(r"\d+", "#", row["conversation_a"][-2]["content"].split("\n")[0])
+    shared = {shape(r) for r in train} & {shape(r) for r in bench}
+    assert not shared, sorted(shared)[:5]
 
 
 # ------------------------------------------------------------------------------------------ oracle traces
@@ -279,7 +305,7 @@ def test_oracle_traces_parse_complete_and_win(kind):
         assert parse_verdict(trace, "lenient") == _side(row)
         assert parsed.answer == _side(row)
         assert trace.endswith(f"<answer>[[{_side(row)}]]</answer>")
-        assert 15 <= len(trace.split()) <= 220, (kind, len(trace.split()))
+        assert 5 <= len(trace.split()) <= 120, (kind, len(trace.split()))
 
 
 def test_instruct_cor_trace_branches():
@@ -296,7 +322,7 @@ def test_instruct_cor_trace_branches():
             assert not parsed.rubric
         else:
             assert parsed.type == "Chat"
-            assert 3 <= len(parsed.rubric_items) <= 4
+            assert len(parsed.rubric_items) == 2
             assert math.isclose(sum(item.weight for item in parsed.rubric_items), 1.0)
             assert parsed.justify
             assert not parsed.solution

@@ -211,3 +211,25 @@ def test_builds_from_synthetic_corpus_quickly(tmp_path):
 def test_build_time(built):
     _, seconds = built
     assert seconds < 15, f"tiny model build took {seconds:.1f} s"
+
+
+def test_added_tokens_make_the_fixed_prompt_parts_one_token_each(tmp_path):
+    from rmr1lib.prompts import build_messages, fixed_texts
+
+    rows = synthetic.make_pairs(24, seed=0)
+    corpus = synthetic.corpus_for_tokenizer(rows)
+    plain = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "plain", corpus, seed=0))
+    path = build_tiny_model(tmp_path / "added", corpus, seed=0, added_tokens=fixed_texts())
+    tok = AutoTokenizer.from_pretrained(path)
+    assert read_tiny_model_info(path)["added_tokens"] == len(fixed_texts())
+    for text in fixed_texts():
+        assert len(tok(text, add_special_tokens=False)["input_ids"]) == 1, text
+    messages = rows[0]["context_messages"]
+    rendered = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    ids = tok(rendered, add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == rendered  # nothing lost or changed by the added tokens
+    assert len(ids) < len(plain(rendered, add_special_tokens=False)["input_ids"]) / 3
+    # the added tokens are ordinary text, not special tokens: decoding never drops them
+    assert "<answer>" in tok.decode(tok("<answer>[[A]]</answer>")["input_ids"], skip_special_tokens=True)
+    with pytest.raises(DataError, match="added_tokens"):
+        build_tiny_model(tmp_path / "bad", corpus, seed=0, added_tokens="<answer>")
