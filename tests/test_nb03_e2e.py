@@ -56,15 +56,24 @@ def test_sft_model_is_a_full_model_folder(smoke_run):
     assert not (folder / "adapter_config.json").exists()
 
 
-def test_loss_falls_and_the_judge_learns_the_format(smoke_run, smoke):
+#: lower bounds for the trained judge on this profile (measured on 3 seeds and both CPU kinds: README)
+LEARNED = {"position_consistency": 0.5}
+
+
+def test_loss_falls_and_the_judge_learns_to_judge(smoke_run, smoke):
     history = json.loads(smoke_run.artifact("sft_loss_history.json").read_text())
     assert history[-1]["step"] == smoke.sft.max_steps
     assert history[-1]["loss"] < history[0]["loss"] / 2
     summary = json.loads(smoke_run.artifact("sft_eval.json").read_text())
     before, after = summary["before"], summary["after"]
-    assert before["n"] == after["n"] == smoke.data.n_heldout
-    # the judge learns the output format: readable verdicts (0.94 measured here) and complete traces
-    assert after["parse_rate_lenient"] >= 0.8 and after["parse_rate_lenient"] > before["parse_rate_lenient"] + 0.5
-    assert after["complete_rate"] >= 0.5
+    assert before["n"] == after["n"] == 2 * smoke.data.n_heldout  # every held-out pair in both orders
+    # the judge learns the output format ...
+    assert after["parse_rate_lenient"] >= 0.95 and after["parse_rate_lenient"] > before["parse_rate_lenient"] + 0.5
+    assert after["complete_rate"] >= 0.9
+    # ... and the judgement: clearly better than coin flips, and not by naming one position (see README for the
+    # figures per seed; these bounds leave room for the other CPU kind's different rounding)
+    assert after["accuracy_ci95_low"] > 0.5, after
+    assert after["position_consistency"] >= LEARNED["position_consistency"], after
+    assert max(after["share_A"], after["share_B"]) <= 0.7, after
     assert summary["backend"] == smoke.generation.backend
     assert summary["teacher_stats"]["pass1_accuracy"] < 1.0 and summary["teacher_stats"]["pass2_recovery"] == 1.0

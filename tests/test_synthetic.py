@@ -134,9 +134,10 @@ def _solve(question):
     if m := re.search(r"x = (\d+)\ny = (\d+)\nprint\(x ([<>]) y\)$", question):
         x, y = int(m.group(1)), int(m.group(2))
         return str(x > y if m.group(3) == ">" else x < y)
-    if m := re.search(r"(\d+) \+ (\d+)", question):
-        assert "even" in question.lower() and "odd" in question, question
-        return "even" if (int(m.group(1)) + int(m.group(2))) % 2 == 0 else "odd"
+    if m := re.search(r"x = (\d+)\nprint\(x % 2 == 0\)$", question):
+        return str(int(m.group(1)) % 2 == 0)
+    if m := re.search(r"(\d+)\??,? (?:is )?even or odd|odd: (\d+)\?", question):
+        return "even" if int(m.group(1) or m.group(2)) % 2 == 0 else "odd"
     if m := re.search(r"(\d+) (?:is )?(larger|smaller) than (\d+)\?$", question):
         a, b = int(m.group(1)), int(m.group(3))
         return "Yes" if (a > b if m.group(2) == "larger" else a < b) else "No"
