@@ -44,7 +44,10 @@ class BackgroundWorkbook:
         env.pop("PYTEST_CURRENT_TEST", None)
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "rmr1lib.runner", "--profile", "smoke", "--run-name", run_name],
+                # one torch thread: the rest of the suite runs on the other core at the same time (the profile's
+                # two threads are the faster choice only on an otherwise idle machine)
+                [sys.executable, "-m", "rmr1lib.runner", "--profile", "smoke", "--run-name", run_name,
+                 "--set", "torch_threads=1"],
                 env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
 
     def result(self):
