@@ -43,11 +43,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
 
 from .errors import ConfigError, DataError, OfflineError
-from .files import content_hash, iter_jsonl
+from .files import content_hash, iter_jsonl, local_path
 from .parsing import parse_verdict
 from .hubids import RELEASED_DATASETS, SOURCE_DATASETS
 from .profiles import DataConfig, Profile
 from .prompts import PLACEMENTS, ROLES, build_messages, check_prompt_kind, is_single_turn, validate_pair
+from .sources import released_set_for
 
 __all__ = [
     "WINNERS", "PAIR_SOURCES", "RELEASED_SETS", "SKYWORK_CATEGORIES", "SKYWORK_DROPPED",
@@ -689,15 +690,6 @@ def _convert_released(name: str, record: Any, row: int) -> dict:
     return out
 
 
-def released_set_for(prompt_kind: str, choice: str = "auto") -> str:
-    """Which released RLVR set fits a prompt kind ('auto': reasoning_model -> reasoning_rlvr)."""
-    if choice != "auto":
-        if choice not in RELEASED_SETS:
-            raise ConfigError(f"unknown released set {choice!r}; choose one of auto, {', '.join(RELEASED_SETS)}")
-        return choice
-    return "reasoning_rlvr" if check_prompt_kind(prompt_kind) == "reasoning_model" else "after_distill_rlvr"
-
-
 def load_released(name: str, records: Any = None, *, origin: str = "",
                   skip_bad_rows: bool = False, limit: int = 0, report: Optional[MixReport] = None) -> list[dict]:
     """Rows of a released RM-R1 set, schema-checked (records: a file path, a list, or None for the hub).
@@ -728,18 +720,23 @@ def synthetic_records(n: int, seed: int, kinds: Sequence[str], multi_turn_fracti
     return make_pairs(n, seed=seed, kinds=tuple(kinds), multi_turn_fraction=multi_turn_fraction)
 
 
+def _local_copy(name: str, sources_dir: str, hub_id: str) -> tuple[list, str]:
+    """Records of <name>.jsonl (or .json) in data.sources_dir (relative: from the workbook folder too)."""
+    folder = local_path(sources_dir) or Path(sources_dir).expanduser()
+    for suffix in (".jsonl", ".json"):
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            return list(read_source_file(path)), str(path)
+    raise DataError(f"data.sources_dir {folder}: no {name}.jsonl or {name}.json (local copy of {hub_id})")
+
+
 def _source_records(name: str, data: DataConfig, given: Optional[Mapping[str, Iterable[Any]]]) -> tuple[Iterable, str]:
     """Records of one pair source: given in memory, from data.sources_dir, or from the hub."""
     spec = PAIR_SOURCES[name]
     if given is not None and name in given:
         return given[name], f"{name} (records given in memory)"
     if getattr(data, "sources_dir", ""):
-        folder = Path(data.sources_dir).expanduser()
-        for suffix in (".jsonl", ".json"):
-            path = folder / f"{name}{suffix}"
-            if path.is_file():
-                return list(read_source_file(path)), str(path)
-        raise DataError(f"data.sources_dir {folder}: no {name}.jsonl or {name}.json (local copy of {spec.hub_id})")
+        return _local_copy(name, data.sources_dir, spec.hub_id)
     return hub_records(spec.hub_id), spec.hub_id
 
 
@@ -778,6 +775,8 @@ def build_mix(profile: Profile, tokens: Optional[TokenCounting] = None, *,
             raise ConfigError("data.released_set: distill_sft holds SFT traces, not RL pairs; use an RLVR set")
         given = (records or {}).get(name)
         origin = f"{name} (records given in memory)" if given is not None else RELEASED_SETS[name].hub_id
+        if given is None and data.sources_dir:  # a local copy, as for the paper's sources
+            given, origin = _local_copy(name, data.sources_dir, RELEASED_SETS[name].hub_id)
         report.origins[name] = origin
         rows = load_released(name, given, origin=origin, skip_bad_rows=skip, report=report)
         report.placement = "as_released"

@@ -87,18 +87,34 @@ def start_notebook(
 
 
 TINY_MODEL_ARTIFACT = "tiny_model"
+BASE_MODEL_ARTIFACT = "base_model"             # a GGUF model source, converted once into the run
 TOKENIZER_CORPUS_PAIRS = 512
 
 
 def base_model_path(ctx: NotebookContext) -> str:
-    """The judge's starting model: the run's offline tiny model (built once per run) or the profile's model."""
+    """The judge's starting model: the run's offline tiny model (built once per run), the profile's GGUF model
+    converted once into the run (its origin recorded in the manifest), or the profile's folder or hub model."""
     prof = ctx.profile
     if prof.model.family != "tiny":
-        from .hub import resolve_model
+        from .hub import model_origin, resolve_model
+        from .sources import parse_model_source
 
-        return resolve_model(prof.model_name())
+        if parse_model_source(prof.model_name()).kind != "gguf":
+            return resolve_model(prof.model_name())
+        if ctx.run.has_artifact(BASE_MODEL_ARTIFACT):
+            return str(ctx.run.artifact(BASE_MODEL_ARTIFACT))
+        path = resolve_model(prof.model_name(), convert_to=ctx.run.path(BASE_MODEL_ARTIFACT))
+        ctx.record(BASE_MODEL_ARTIFACT, path, kind="model", origin=model_origin(path))
+        return path
     if prof.model.name_or_path != "auto":
         return prof.model.name_or_path
+    return tiny_model_path(ctx)
+
+
+def tiny_model_path(ctx: NotebookContext) -> str:
+    """The run's offline tiny model with random weights, built once per run (on any profile: the untrained
+    reference judge of the zero-shot sections)."""
+    prof = ctx.profile
     if ctx.run.has_artifact(TINY_MODEL_ARTIFACT):
         return str(ctx.run.artifact(TINY_MODEL_ARTIFACT))
     from .prompts import PROMPT_KINDS, system_prompt
