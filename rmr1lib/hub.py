@@ -128,6 +128,9 @@ def _end_of_turn_fixes(tokenizer, model) -> dict:
     if tokenizer.pad_token_id is None and isinstance(pad, int):
         fixes["pad_token"] = [None, tokenizer.convert_ids_to_tokens(pad)]
         tokenizer.pad_token = tokenizer.convert_ids_to_tokens(pad)
+    if getattr(tokenizer, "clean_up_tokenization_spaces", False):  # transformers ignores it for BPE, with a warning
+        fixes["clean_up_tokenization_spaces"] = [True, False]
+        tokenizer.clean_up_tokenization_spaces = False
     return fixes
 
 

