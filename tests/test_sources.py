@@ -25,7 +25,8 @@ def test_model_sources_of_every_kind(tmp_path):
     assert named.location == source.location and named.origin()["source"].startswith("gguf:")
     on_disk = tmp_path / "m.gguf"
     on_disk.write_bytes(b"GGUF")
-    assert parse_model_source(f"gguf:{on_disk}").kind == "gguf" and parse_model_source(f"gguf:{on_disk}").package is None
+    from_disk = parse_model_source(f"gguf:{on_disk}")
+    assert from_disk.kind == "gguf" and from_disk.package is None and from_disk.file == "m.gguf"
     (tmp_path / "folder").mkdir()
     assert parse_model_source(str(tmp_path / "folder")).kind == "folder"
     assert parse_model_source("Qwen/Qwen2.5-7B-Instruct").kind == "hub"
