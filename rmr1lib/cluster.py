@@ -48,8 +48,9 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import yaml
 
 from .errors import ConfigError, DataError, RmR1Error
+from .hubids import EOS_TEXT
 from .profiles import PROFILE_DIR, Profile, load_profile, parse_overrides
-from .prompts import PROMPT_KINDS, build_messages
+from .prompts import ALL_PROMPT_KINDS, build_messages
 from .rewards import winner_side
 
 RUNS_FILE = PROFILE_DIR / "cluster_runs.yaml"
@@ -149,7 +150,7 @@ def _check_run(name: str, spec: Any, where: str, gpus_per_node: int) -> ClusterR
     if missing:
         raise ConfigError(f"{where}: run {name!r} is missing {', '.join(missing)}")
     here = f"{where}: run {name!r}"
-    for key, allowed in (("family", FAMILIES), ("size", SIZES), ("prompt_kind", PROMPT_KINDS),
+    for key, allowed in (("family", FAMILIES), ("size", SIZES), ("prompt_kind", ALL_PROMPT_KINDS),
                          ("start_from", START_FROM), ("rl_data", RL_SETS), ("actor_offload", OFFLOAD)):
         if spec[key] not in allowed:
             raise ConfigError(f"{here}: {key} {spec[key]!r} is not one of {', '.join(map(repr, allowed))}")
@@ -365,6 +366,8 @@ def verl_overrides(profile: Profile, run: ClusterRun, workdir: str, model_path: 
         ("reward.custom_reward_function.path", REWARD_PATH),
         ("reward.custom_reward_function.name", REWARD_NAME),
         ("reward.reward_manager.name", "naive"),
+        *([("+reward.custom_reward_function.reward_kwargs.eos_text", f"'{EOS_TEXT[run.family]}'")]
+          if rl.reward_counts_eos else []),  # the paper's verl read the EOS text inside the 80 characters
         # trainer: one epoch, checkpoints and resume, logging
         ("trainer.project_name", PROJECT_NAME),
         ("trainer.experiment_name", run.name),
@@ -650,7 +653,9 @@ def verl_rl_rows(rows: Sequence[dict], split: str, prompt_kind: str) -> list[dic
     """RM-R1 rows -> verl RL rows: data_source, prompt (chat messages), ability, reward_model, extra_info.
 
     Rows that carry their two conversations (the mix notebook 01 builds) are rendered with `prompt_kind` (the
-    run's judge prompt); released rows without them keep their `context_messages` as the authors rendered them.
+    run's judge prompt); released rows without them keep their `context_messages` as the authors rendered them,
+    and so do rows notebook 01 already rendered with kind `authors` (the run's learned template: its wording is
+    not re-learned here).
     """
     out = []
     for i, row in enumerate(rows):
@@ -661,7 +666,10 @@ def verl_rl_rows(rows: Sequence[dict], split: str, prompt_kind: str) -> list[dic
             side = winner_side(row.get("winner"))
         except DataError as exc:
             raise DataError(f"{where}: field 'winner': {exc}") from None
-        if row.get("conversation_a") is not None and row.get("conversation_b") is not None:
+        rendered_as = (row.get("meta") or {}).get("prompt_kind") if isinstance(row.get("meta"), dict) else None
+        if prompt_kind == "authors" and rendered_as == "authors" and row.get("context_messages"):
+            messages = row["context_messages"]
+        elif row.get("conversation_a") is not None and row.get("conversation_b") is not None:
             messages = build_messages(prompt_kind, row["conversation_a"], row["conversation_b"])
         else:
             messages = row.get("context_messages")
@@ -816,6 +824,10 @@ def trl_sft_config(profile: Profile, run: ClusterRun, workdir: str) -> dict:
         "packing": s.packing,
         "gradient_checkpointing": s.gradient_checkpointing,
         "lr_scheduler_type": s.lr_scheduler,
+        **({"lr_scheduler_type": "cosine_with_min_lr", "lr_scheduler_kwargs": {"min_lr_rate": s.min_lr_ratio}}
+           if s.lr_scheduler == "cosine" and s.min_lr_ratio > 0 else {}),  # the paper's trainer: floor 0.1 x LR
+        "adam_beta1": s.adam_beta1,
+        "adam_beta2": s.adam_beta2,
         "warmup_steps": s.warmup_ratio,
         "weight_decay": s.weight_decay,
         "max_grad_norm": s.max_grad_norm,
@@ -1229,14 +1241,17 @@ ERRATA = (
      "no current option reproduces the old weighting, which differed only when micro-batches differ in length"},
     {"where": "reward window", "reference": "the decoded response kept the end-of-turn token's text, so the "
      "last 80 characters held ~70 generated ones", "ours": "verl 0.9's reward manager decodes with "
-     "skip_special_tokens=True: the window holds 80 generated characters"},
+     "skip_special_tokens=True: the window holds 80 generated characters; rl.reward_counts_eos: true passes the "
+     "token's text to the reward (reward_kwargs.eos_text) for the paper's window"},
     {"where": "RL checkpoints", "reference": "save every 100 steps (7B) or 45 (14B, 32B) on a ~62-step run",
      "ours": "every rl.save_steps (10) steps, two kept, trainer.resume_mode=auto: resubmitting resumes"},
     {"where": "evaluation order", "reference": "A/B swapped by an unseeded random draw",
      "ours": "seeded and recorded per comparison (notebook 06, python -m rmr1lib.evaluate)"},
-    {"where": "SFT optimizer (OpenRLHF defaults)", "reference": "Adam betas (0.9, 0.95), cosine down to 0.1 x LR",
-     "ours": "not copied: TRL's (0.9, 0.999) and cosine to 0; set adam_beta2: 0.95 and lr_scheduler_type: "
-     "cosine_with_min_lr (lr_scheduler_kwargs: {min_lr_rate: 0.1}) in sft_trl.yaml to match"},
+    {"where": "SFT optimizer (OpenRLHF defaults)", "reference": "Adam betas (0.9, 0.95), cosine down to 0.1 x LR, "
+     "each sequence's token-mean loss averaged over the batch (micro-batch 1)",
+     "ours": "the same betas and floor (sft.adam_beta2, sft.min_lr_ratio in sft_trl.yaml); TRL's sft script "
+     "averages the tokens of a whole step (long traces weigh more); notebook 03's trainer averages per trace "
+     "(sft.loss_averaging)"},
 )
 
 
@@ -1386,13 +1401,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
     table = load_runs()
     run = get_run(args.run, table)
     folder, out = Path(args.pairs), Path(args.out)
+    kind = args.prompt_kind or run.prompt_kind
+    template = folder / "authors_template.json"
+    if kind == "authors" and template.is_file():  # the template the run learned (never re-learned here)
+        from .authors import AuthorsTemplate, use_authors_template
+
+        use_authors_template(AuthorsTemplate.from_dict(json.loads(template.read_text()), str(template)))
     for split in ("train", "heldout"):
         source = folder / f"{split}_pairs.jsonl"
         if not source.is_file():
             raise DataError(f"{source} not found: --pairs must be the artifacts folder of a run where notebook "
                             "01_data_prep ran (it writes train_pairs.jsonl and heldout_pairs.jsonl)")
         rows = read_jsonl(source)
-        path = export_rl_parquet(rows, out / f"{split}.parquet", split, run.prompt_kind)
+        built = {(r.get("meta") or {}).get("prompt_kind") for r in rows if isinstance(r, dict)} - {None}
+        if kind == "authors" and built - {"authors"} and not template.is_file():
+            raise ConfigError(
+                f"run {run.name} uses the authors' prompt, but the pairs in {folder} were built with "
+                f"{', '.join(sorted(built))} and the folder has no authors_template.json: build them in a run with "
+                "judge.prompt_kind: authors (its notebook 01 learns the template), or pass --prompt-kind "
+                f"{sorted(built)[0]} to export them with the prompt they have")
+        path = export_rl_parquet(rows, out / f"{split}.parquet", split, kind)
         print(f"{path}: {len(rows)} rows")
     if args.traces:
         prof = run_profile(run, table)
@@ -1427,6 +1455,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--out", required=True, help="folder for train.parquet and heldout.parquet")
     p.add_argument("--traces", default=None, help="notebook 03's traces.jsonl (Instruct runs: the SFT data)")
     p.add_argument("--tokenizer", default=None, help="tokenizer to drop SFT rows longer than sft.max_length")
+    p.add_argument("--prompt-kind", default=None, choices=ALL_PROMPT_KINDS,
+                   help="judge prompt of the RL rows (default: the run's; authors uses the pairs folder's "
+                        "authors_template.json, the template the run learned)")
     args = parser.parse_args(argv)
     handlers = {"list": _cmd_list, "render": _cmd_render, "validate": _cmd_validate, "export": _cmd_export}
     try:

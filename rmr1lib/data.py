@@ -47,8 +47,9 @@ from .files import content_hash, iter_jsonl, local_path
 from .parsing import parse_verdict
 from .hubids import RELEASED_DATASETS, SOURCE_DATASETS
 from .profiles import DataConfig, Profile
-from .prompts import PLACEMENTS, ROLES, build_messages, check_prompt_kind, is_single_turn, validate_pair
-from .sources import released_set_for
+from .authors import AuthorsTemplate, label_leak, learn_authors_template, normalise_label_leak
+from .prompts import AUTHORS_KIND, PLACEMENTS, ROLES, build_messages, check_prompt_kind, is_single_turn, validate_pair
+from .sources import authors_source, released_set_for
 
 __all__ = [
     "WINNERS", "PAIR_SOURCES", "RELEASED_SETS", "SKYWORK_CATEGORIES", "SKYWORK_DROPPED",
@@ -57,6 +58,7 @@ __all__ = [
     "read_source_file", "hub_records", "shuffled_indices", "convert_record", "convert_records", "place_pair",
     "preference_to_row", "deduplicate", "filter_by_length", "split_rows", "validate_training_row", "load_released",
     "released_set_for", "synthetic_records", "build_mix", "pair_summary", "source_table",
+    "authors_source_for", "authors_template", "authors_template_from_hub", "exclude_distilled",
 ]
 
 WINNERS = ("model_a", "model_b")
@@ -203,6 +205,7 @@ class MixReport:
     drops: list = field(default_factory=list)         # list[Drop]
     counts: dict = field(default_factory=dict)        # stage -> rows remaining after it
     notes: list = field(default_factory=list)
+    label_leak: dict = field(default_factory=dict)    # released sets: the misspelt side name, counted (and fixed?)
 
     def reasons_table(self) -> list[dict]:
         """One row per (stage, source, reason, field) with its count and the first affected row."""
@@ -227,6 +230,7 @@ class MixReport:
             "placement_seed": self.placement_seed, "max_prompt_tokens": self.max_prompt_tokens,
             "skip_bad_rows": self.skip_bad_rows, "origins": dict(self.origins), "loaded": dict(self.loaded),
             "counts": dict(self.counts), "reasons": self.reasons_table(), "notes": list(self.notes),
+            "label_leak": dict(self.label_leak),
         }
 
 
@@ -690,12 +694,33 @@ def _convert_released(name: str, record: Any, row: int) -> dict:
     return out
 
 
-def load_released(name: str, records: Any = None, *, origin: str = "",
-                  skip_bad_rows: bool = False, limit: int = 0, report: Optional[MixReport] = None) -> list[dict]:
+def _fix_label_leak(rows: list[dict], normalise: bool, report: Optional[MixReport], name: str) -> list[dict]:
+    """Count the misspelt side name (a label leak) in released rows; with `normalise`, write the right spelling."""
+    leak = label_leak(rows)
+    fixed = 0
+    if normalise:
+        for row in rows:
+            row["context_messages"], changed = normalise_label_leak(row["context_messages"])
+            fixed += changed
+    leak["normalised"] = fixed
+    if report is not None:
+        report.label_leak[name] = leak
+        if leak["with_misspelling"]:
+            by = ", ".join(f"{w}: {e['with_misspelling']} of {e['rows']}" for w, e in leak["by_winner"].items())
+            report.notes.append(
+                f"{RELEASED_SETS[name].hub_id}: {leak['with_misspelling']} rows misspell 'Chatbot B' ({by}); "
+                + ("normalised (data.normalise_label_leak)" if normalise else "kept as released"))
+    return rows
+
+
+def load_released(name: str, records: Any = None, *, origin: str = "", skip_bad_rows: bool = False,
+                  limit: int = 0, report: Optional[MixReport] = None, normalise_leak: bool = True) -> list[dict]:
     """Rows of a released RM-R1 set, schema-checked (records: a file path, a list, or None for the hub).
 
     RLVR sets give RM-R1 rows as released (authors' prompt and A/B placement; no raw pair, so
     conversation_a/b are None). distill_sft rows also carry `trace` (the SFT target) and winner read from it.
+    The multi-turn rows' misspelt side name (present exactly when the winner is A) is counted in the report and,
+    with `normalise_leak`, corrected.
     """
     if name not in RELEASED_SETS:
         raise ConfigError(f"unknown released set {name!r}; choose one of {', '.join(RELEASED_SETS)}")
@@ -706,8 +731,66 @@ def load_released(name: str, records: Any = None, *, origin: str = "",
         origin = origin or str(records)
         records = read_source_file(records)
     origin = origin or spec.hub_id
-    return _convert_all(name, records, origin, lambda record, row: _convert_released(name, record, row),
+    rows = _convert_all(name, records, origin, lambda record, row: _convert_released(name, record, row),
                         skip_bad_rows, report, limit)
+    return _fix_label_leak(rows, normalise_leak, report, name)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The authors' prompt (kind `authors`): learned from released rows at run time
+# ----------------------------------------------------------------------------------------------------------
+def authors_source_for(profile: Profile) -> str:
+    """Where a profile's `authors` prompt is learned from: judge.authors_source, 'auto' = the released RL set of
+    the model family; a released set name, or a local .jsonl/.json file (a set's copy in data.sources_dir too)."""
+    return authors_source(profile)
+
+
+def authors_template(source: str, *, seed: int = 0, records: Any = None) -> AuthorsTemplate:
+    """Learn the authors' prompt from a released set (name, loaded from the hub) or a local .jsonl/.json file."""
+    if records is None and source not in RELEASED_SETS:
+        path = local_path(source) or Path(source).expanduser()  # relative: from the workbook folder too
+        if path.suffix not in (".jsonl", ".json") or not path.is_file():
+            raise ConfigError(f"judge.authors_source {source!r}: expected auto, a released set "
+                              f"({', '.join(RELEASED_SETS)}) or an existing .jsonl/.json file of released rows")
+        return learn_authors_template([r for _, _, r in read_source_file(path)], source=str(path), seed=seed)
+    name = source if source in RELEASED_SETS else "after_distill_rlvr"
+    hub_id = RELEASED_SETS[name].hub_id
+    try:
+        rows = load_released(name, records, skip_bad_rows=True, normalise_leak=False)
+    except OfflineError as exc:
+        raise OfflineError(
+            f"the authors' prompt is learned from their released rows, but {str(exc).split('. Offline?')[0]}. "
+            f"Offline? Download the set where there is network (`huggingface-cli download --repo-type dataset "
+            f"{hub_id}`), save its rows as JSON Lines and pass the file with --released FILE.jsonl on the command "
+            "line, or set judge.authors_source to it in a profile.") from None
+    return learn_authors_template(rows, source=hub_id if records is None else source, seed=seed)
+
+
+def authors_template_from_hub(name: str, *, seed: int = 0) -> AuthorsTemplate:
+    """The authors' prompt learned from a released set on the hub; offline, an OfflineError with what to do."""
+    if name not in RELEASED_SETS:
+        raise ConfigError(f"unknown released set {name!r}; choose one of {', '.join(RELEASED_SETS)}")
+    return authors_template(name, seed=seed)
+
+
+def exclude_distilled(rows: Sequence[dict], traces: Sequence[dict]) -> tuple[list[dict], dict]:
+    """The RL pool: `rows` without the pairs the distillation SFT trained on (matched by pair id or by prompt).
+
+    The paper's RL set for the Instruct judges leaves the distillation pairs out (its released Instruct RL set
+    excludes the released traces' prompts), so RL does not revisit what SFT already showed the judge.
+    """
+    ids = {str(t.get("id")) for t in traces if t.get("id") is not None}
+    prompts = {content_hash(t["prompt"]) for t in traces if isinstance(t.get("prompt"), list)}
+    kept, by_id, by_prompt = [], 0, 0
+    for row in rows:
+        if str(row.get("id")) in ids:
+            by_id += 1
+        elif content_hash(row.get("context_messages")) in prompts:
+            by_prompt += 1
+        else:
+            kept.append(row)
+    return kept, {"rows": len(rows), "traces": len(traces), "excluded": by_id + by_prompt, "by_id": by_id,
+                  "by_prompt": by_prompt, "kept": len(kept)}
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -770,7 +853,7 @@ def build_mix(profile: Profile, tokens: Optional[TokenCounting] = None, *,
     skip = data.skip_bad_rows if skip_bad_rows is None else skip_bad_rows
     report = MixReport(data.source, kind, data.placement, seed, data.max_prompt_tokens, skip)
     if data.source == "released":
-        name = released_set_for(kind, data.released_set)
+        name = released_set_for(kind, data.released_set, profile.model.family)
         if name == "distill_sft":
             raise ConfigError("data.released_set: distill_sft holds SFT traces, not RL pairs; use an RLVR set")
         given = (records or {}).get(name)
@@ -778,7 +861,8 @@ def build_mix(profile: Profile, tokens: Optional[TokenCounting] = None, *,
         if given is None and data.sources_dir:  # a local copy, as for the paper's sources
             given, origin = _local_copy(name, data.sources_dir, RELEASED_SETS[name].hub_id)
         report.origins[name] = origin
-        rows = load_released(name, given, origin=origin, skip_bad_rows=skip, report=report)
+        rows = load_released(name, given, origin=origin, skip_bad_rows=skip, report=report,
+                             normalise_leak=data.normalise_label_leak)
         report.placement = "as_released"
         report.notes.append(f"{RELEASED_SETS[name].hub_id}: prompts and A/B placement are the authors'; "
                             f"data.placement and judge.prompt_kind do not re-render them")

@@ -43,7 +43,7 @@ from .files import AppendLog, content_hash, local_path
 from .hubids import RELEASED_DATASETS
 from .parsing import parse_verdict
 from .profiles import Profile
-from .prompts import ROLES, build_messages, check_prompt_kind
+from .prompts import ROLES, build_messages, check_prompt_kind, output_format
 from .rewards import winner_side
 
 TEACHERS = ("oracle", "openai", "vllm", "released")
@@ -217,7 +217,8 @@ class OracleTeacher(Teacher):
             else:  # pass 2: the oracle follows the hint's verdict (the correct one)
                 side = job.hint_side or right
             row = {**job.row, "winner": "model_a" if side == "A" else "model_b"}
-            replies.append(TeacherReply(oracle_trace(row, self.prompt_kind)))
+            # kind authors asks for the output format of its learned prompt (instruct_cor or reasoning_model)
+            replies.append(TeacherReply(oracle_trace(row, output_format(self.prompt_kind))))
         return replies
 
 

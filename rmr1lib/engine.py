@@ -92,7 +92,8 @@ def training_arguments(profile: Profile, section: TrainingSettings, output_dir: 
                        report_to: str = "none") -> dict:
     """The transformers TrainingArguments both trainers share, from a profile section (sft or rl).
 
-    On CPU: use_cpu, no bf16/fp16, no gradient checkpointing. Adam betas are set when the section has them.
+    On CPU: use_cpu, no bf16/fp16, no gradient checkpointing. Adam betas are set when the section has them; a
+    cosine schedule with a floor (`min_lr_ratio` > 0, the sft section) becomes transformers' cosine_with_min_lr.
     """
     on_gpu = profile.device == "cuda"
     args = dict(
@@ -110,6 +111,9 @@ def training_arguments(profile: Profile, section: TrainingSettings, output_dir: 
     for beta in ("adam_beta1", "adam_beta2"):
         if hasattr(section, beta):
             args[beta] = getattr(section, beta)
+    floor = getattr(section, "min_lr_ratio", 0.0)
+    if section.lr_scheduler == "cosine" and floor > 0:  # cosine down to floor x LR (the paper's SFT trainer)
+        args.update(lr_scheduler_type="cosine_with_min_lr", lr_scheduler_kwargs={"min_lr_rate": floor})
     return args
 
 

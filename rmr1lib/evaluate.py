@@ -15,6 +15,12 @@ Command line:
     python -m rmr1lib.evaluate score RESULTS.jsonl [--rmbench-reference-bug] [--benchmark NAME]
     python -m rmr1lib.evaluate run MODEL --prompt-kind KIND --out RESULTS.jsonl [options]
 
+For a released RM-R1 checkpoint, `--prompt-kind authors` is the like-for-like choice (the checkpoint was trained
+on the authors' prompt, learned at run time from `--released FILE.jsonl` or the released RL set on the hub); the
+"paper" block notes when another kind was used. Each row records whether its judgement was cut off by the token
+budget (`truncated`), and the run report gives the truncation rate; the paper's one-command evaluation used a
+budget of 50,000 new tokens.
+
 `score` prints one JSON object, {benchmark: scores}, for each benchmark present in the file. `run` judges the
 benchmarks with a model (vLLM by default), then prints {"run": ..., "scores": ..., "paper": ...}. A malformed
 file or row, or a bad option, is reported on stderr with the file, line number and key, and the exit code is 2.
@@ -40,15 +46,17 @@ from .errors import ConfigError, DataError, RmR1Error, RowError
 from .hubids import released_judge
 from .parsing import VERDICT_MODES, parse_verdict
 from .profiles import EvalConfig, GenerationConfig, JudgeConfig, Profile
-from .prompts import PROMPT_KINDS, build_messages
+from .prompts import ALL_PROMPT_KINDS, AUTHORS_KIND, build_messages
 from .files import AppendLog, model_fingerprint
 from .scoring import BENCHMARKS, REWARDBENCH_SUBSETS, rmb_goal, score_file, validate_result_row
 
 PathLike = Union[str, Path]
 ORDER_MODES = ("random", "both", "AB", "BA")
 #: Keys of EvalSettings written on every result row (batch_size changes nothing in the results).
-RECORDED_SETTINGS = ("prompt_kind", "max_new_tokens", "temperature", "top_p", "verdict_rule", "orders",
-                     "order_seed", "sampling_seed")
+RECORDED_SETTINGS = ("prompt_kind", "prompt_template", "max_new_tokens", "temperature", "top_p", "verdict_rule",
+                     "orders", "order_seed", "sampling_seed")
+#: The paper's one-command evaluation script's token budget per judgement.
+PAPER_EVAL_MAX_NEW_TOKENS = 50_000
 DEFAULT_PAPER_MODEL = "RM-R1-Qwen2.5-Instruct-7B"
 # Defaults live in one place, the profile dataclasses: a bare EvalSettings and the command line use them too.
 _GENERATION, _JUDGE, _EVAL = GenerationConfig(), JudgeConfig(), EvalConfig()
@@ -63,6 +71,7 @@ class EvalSettings:
     """What decides a judgement and how it is read; every field but batch_size is recorded on each row."""
 
     prompt_kind: str
+    prompt_template: Optional[str] = None  # kind authors: the learned template's fingerprint
     max_new_tokens: int = _GENERATION.max_new_tokens
     temperature: float = _GENERATION.temperature
     top_p: float = _GENERATION.top_p
@@ -74,9 +83,13 @@ class EvalSettings:
 
     def check(self) -> "EvalSettings":
         """Raise ConfigError naming the first bad field; return self."""
-        if self.prompt_kind not in PROMPT_KINDS:
+        if self.prompt_kind not in ALL_PROMPT_KINDS:
             raise ConfigError(f"prompt_kind {self.prompt_kind!r} is not known; choose one of "
-                              f"{', '.join(PROMPT_KINDS)} (it is never guessed from the model name)")
+                              f"{', '.join(ALL_PROMPT_KINDS)} (it is never guessed from the model name)")
+        if self.prompt_kind == AUTHORS_KIND and not self.prompt_template:
+            from .authors import current_authors_template
+
+            self.prompt_template = current_authors_template().fingerprint()
         if self.verdict_rule not in VERDICT_MODES:
             raise ConfigError(f"verdict_rule must be one of {', '.join(VERDICT_MODES)}, got {self.verdict_rule!r}")
         if self.orders not in ORDER_MODES:
@@ -181,8 +194,9 @@ def pending_judgements(comparisons: Sequence, settings: EvalSettings, results_pa
 
 
 def judgement_row(comparison: Any, order: str, text: str, verdict_rule: str, recorded: dict,
-                  keep_text: bool = True) -> dict:
-    """One result row: the comparison's keys, order, verdict under the rule, correct, both rules, settings."""
+                  keep_text: bool = True, truncated: Optional[bool] = None) -> dict:
+    """One result row: the comparison's keys, order, verdict under the rule, correct, both rules, settings
+    (and `truncated`: cut off by the token budget, when the engine says)."""
     strict, lenient = parse_verdict(text, "strict"), parse_verdict(text, "lenient")
     verdict = strict if verdict_rule == "strict" else lenient
     preferred = "A" if order == "AB" else "B"
@@ -190,8 +204,25 @@ def judgement_row(comparison: Any, order: str, text: str, verdict_rule: str, rec
            "verdict_strict": strict, "verdict_lenient": lenient, "chars": len(text)}
     if keep_text:
         row["text"] = text
+    if truncated is not None:
+        row["truncated"] = bool(truncated)
     row.update(recorded)
     return row
+
+
+def truncation(rows: Sequence[dict]) -> dict:
+    """Judgements cut off by the token budget, per benchmark and overall (rows that record `truncated`)."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        if "truncated" not in row:
+            continue
+        for key in (row["benchmark"], "all"):
+            entry = out.setdefault(key, {"judgements": 0, "truncated": 0})
+            entry["judgements"] += 1
+            entry["truncated"] += bool(row["truncated"])
+    for entry in out.values():
+        entry["rate"] = entry["truncated"] / entry["judgements"]
+    return out
 
 
 def _batches(items: list, size: int):
@@ -236,10 +267,13 @@ def judge_comparisons(generator: Any, comparisons: Sequence, settings: EvalSetti
             texts = engine.generate(prompts, sampling)
             if len(texts) != len(batch):
                 raise RmR1Error(f"the generator returned {len(texts)} texts for {len(batch)} prompts")
-            rows = [judgement_row(comp, order, text, settings.verdict_rule, expected, keep_text)
-                    for (comp, order), text in zip(batch, texts)]
+            cut = getattr(engine, "last_truncated", None)
+            cut = list(cut) if cut is not None and len(cut) == len(texts) else [None] * len(texts)
+            rows = [judgement_row(comp, order, text, settings.verdict_rule, expected, keep_text, was_cut)
+                    for (comp, order), text, was_cut in zip(batch, texts, cut)]
             log.append(rows)
             report["judged"] += len(rows)
+            report["truncated"] = report.get("truncated", 0) + sum(bool(c) for c in cut)
             report["generated_chars"] += sum(len(t) for t in texts)
     finally:
         if owned and hasattr(engine, "close"):
@@ -248,6 +282,8 @@ def judge_comparisons(generator: Any, comparisons: Sequence, settings: EvalSetti
         if report["seconds"] > 0:
             report["judgements_per_second"] = round(report["judged"] / report["seconds"], 3)
     report["rows"] = report["already_done"] + report["judged"]
+    if report["judged"]:
+        report["truncation_rate"] = report.get("truncated", 0) / report["judged"]
     return report
 
 
@@ -285,7 +321,8 @@ def settings_from_profile(profile: Profile, seed: Optional[int] = None) -> EvalS
     """EvalSettings from a profile: judge.prompt_kind / verdict_rule, generation.*, eval.orders, the seed."""
     seed = profile.seed if seed is None else seed
     gen = profile.generation
-    return EvalSettings(prompt_kind=profile.judge.prompt_kind, max_new_tokens=gen.max_new_tokens,
+    budget = profile.eval.max_new_tokens or gen.max_new_tokens
+    return EvalSettings(prompt_kind=profile.judge.prompt_kind, max_new_tokens=budget,
                         temperature=gen.temperature, top_p=gen.top_p, verdict_rule=profile.judge.verdict_rule,
                         orders=profile.eval.orders, order_seed=seed, sampling_seed=seed,
                         batch_size=gen.batch_size).check()
@@ -320,6 +357,28 @@ def paper_reference(checkpoint: str, paper_model: str = "auto", family: str = ""
         return by_family[family].format(size), f"the released RM-R1 model with the same base ({family} {size})"
     return DEFAULT_PAPER_MODEL, ("a reference point only: the evaluated judge is not one of the paper's models, "
                                  "so the differences say nothing about the reproduction")
+
+
+def paper_comparison(paper_model: str, results_path: PathLike, scores: dict) -> list[dict]:
+    """"Paper vs this run" rows with RM-Bench scored both ways from the results file: correctly, and with the
+    reference script's aggregation (like-for-like with the paper's numbers, which very likely carry it)."""
+    from .paper import compare_with_paper
+
+    if "rm-bench" not in scores:
+        return compare_with_paper(paper_model, scores)
+    correct = score_file(results_path, rmbench_reference_bug=False, benchmarks=["rm-bench"])["rm-bench"]
+    as_paper = score_file(results_path, rmbench_reference_bug=True, benchmarks=["rm-bench"])["rm-bench"]
+    return compare_with_paper(paper_model, {**scores, "rm-bench": correct}, rmbench_as_paper=as_paper)
+
+
+def prompt_note(model: str, prompt_kind: str) -> str:
+    """A warning when a released checkpoint is judged with another prompt than the authors' ('' otherwise)."""
+    from .profiles import RELEASED_JUDGE_PREFIX
+
+    if model.startswith(RELEASED_JUDGE_PREFIX) and prompt_kind != AUTHORS_KIND:
+        return (f"{model} was trained on the authors' prompt but was evaluated here with {prompt_kind!r}: not "
+                "like-for-like with the paper (use --prompt-kind authors)")
+    return ""
 
 
 def results_file_name(label: str) -> str:
@@ -379,9 +438,16 @@ def build_parser() -> argparse.ArgumentParser:
                                           "one row per judgement to --out (a rerun skips what is there), then "
                                           "print the scores as JSON.")
     run.add_argument("model", help=f"a local model folder or a hub name (e.g. {released_judge(DEFAULT_PAPER_MODEL)})")
-    run.add_argument("--prompt-kind", required=True, choices=PROMPT_KINDS,
-                     help="judge prompt; instruct_cor for Qwen2.5-Instruct judges, reasoning_model for "
-                          "DeepSeek-distilled ones (never guessed from the model name)")
+    run.add_argument("--prompt-kind", required=True, choices=ALL_PROMPT_KINDS,
+                     help="judge prompt; authors for the released RM-R1 checkpoints (their training prompt, "
+                          "learned from released rows), else instruct_cor for Qwen2.5-Instruct judges, "
+                          "reasoning_model for DeepSeek-distilled ones (never guessed from the model name)")
+    run.add_argument("--released", metavar="FILE.jsonl",
+                     help="authors: released rows (context_messages, winner) to learn the prompt from "
+                          "(default: the released RL set on the hub, see --released-set)")
+    run.add_argument("--released-set", default="after_distill_rlvr", choices=("after_distill_rlvr", "reasoning_rlvr"),
+                     help="authors without --released: after_distill_rlvr (Instruct judges) or reasoning_rlvr "
+                          "(DeepSeek-distilled judges)")
     run.add_argument("--out", required=True, metavar="RESULTS.jsonl", help="results file (appended to)")
     run.add_argument("--benchmark", action="append", choices=BENCHMARKS,
                      help="benchmark to run (repeat for several; default all three)")
@@ -390,7 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", action="append", default=[], metavar="BENCHMARK=PATH_OR_NAME",
                      help="where a benchmark's real data is (a local file/folder or a hub dataset name)")
     run.add_argument("--max-new-tokens", type=int, default=_GENERATION.max_new_tokens,
-                     help=f"token budget per judgement ({_GENERATION.max_new_tokens})")
+                     help=f"token budget per judgement ({_GENERATION.max_new_tokens}; the paper's evaluation "
+                          f"script used {PAPER_EVAL_MAX_NEW_TOKENS}); the truncation rate is reported")
     run.add_argument("--temperature", type=float, default=_GENERATION.temperature,
                      help=f"0 = greedy (default {_GENERATION.temperature:g})")
     run.add_argument("--verdict-rule", choices=VERDICT_MODES, default=_JUDGE.verdict_rule,
@@ -430,12 +497,20 @@ def _sources(items: Sequence[str]) -> dict[str, str]:
 
 def _run_command(args: argparse.Namespace) -> dict:
     from . import runtime
+    from .authors import learn_authors_template, use_authors_template
     from .benchmarks import load_comparisons
-    from .paper import compare_with_paper
 
     if args.device == "cpu":
         runtime.configure_environment(offline=False)
     sources = _sources(args.source)
+    if args.prompt_kind == AUTHORS_KIND:
+        from .data import authors_template_from_hub
+        from .files import read_jsonl
+
+        use_authors_template(learn_authors_template(read_jsonl(args.released), source=args.released, seed=args.seed)
+                             if args.released else authors_template_from_hub(args.released_set, seed=args.seed))
+    elif args.released:
+        raise ConfigError("--released is only used with --prompt-kind authors")
     settings = EvalSettings(prompt_kind=args.prompt_kind, max_new_tokens=args.max_new_tokens,
                             temperature=args.temperature, verdict_rule=args.verdict_rule, orders=args.orders,
                             order_seed=args.seed, sampling_seed=args.seed, batch_size=args.batch_size).check()
@@ -448,8 +523,11 @@ def _run_command(args: argparse.Namespace) -> dict:
     report = evaluate_model(args.model, comparisons, settings, args.out, engine=engine, keep_text=not args.no_text)
     scores = score_file(args.out, rmbench_reference_bug=args.rmbench_reference_bug, benchmarks=wanted)
     name, why = paper_reference(args.model, args.compare_with)
-    return {"run": report, "scores": scores, "paper": {"model": name, "why": why,
-                                                        "rows": compare_with_paper(name, scores)}}
+    paper = {"model": name, "why": why, "rows": paper_comparison(name, args.out, scores)}
+    note = prompt_note(args.model, args.prompt_kind)
+    if note:
+        paper["note"] = note
+    return {"run": report, "scores": scores, "paper": paper}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

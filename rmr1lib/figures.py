@@ -231,7 +231,8 @@ def paper_comparison_figure(rows: list, title: Optional[str] = None):
     shown = [r for r in rows if r.get("metric") == "score" or r.get("benchmark") == "average"]
     if not shown:
         raise ValueError("paper_comparison_figure: no rows with a 'score' metric to draw")
-    labels = [r["benchmark"] for r in shown]
+    labels = [r["benchmark"] + ("\n(as the paper)" if r.get("scoring") == "reference_aggregation" else "")
+              for r in shown]
     x = np.arange(len(shown))
     fig, ax = plt.subplots(figsize=(1.6 * len(shown) + 2.5, 3.4))
     ax.bar(x - 0.2, [r["paper"] for r in shown], 0.4, label=f"paper ({shown[0]['model']})", color="#8da0cb")

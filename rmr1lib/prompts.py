@@ -10,22 +10,38 @@ checkpoint silently got the wrong one):
                      demanding the verdict tag. For DeepSeek-R1-distilled judges (they think in <think>).
     plain_judge      ablation "no rubrics": compare and give the answer tag; no categorization, no rubric.
     rubrics_only     ablation "rubrics without query categorization": the Chat branch applied to every input.
+    authors          the authors' own wording and delimiters, learned at run time from their released rows
+                     (rmr1lib.authors); never stored in this repository. Their released checkpoints and data use
+                     it, so a run that starts from them uses it throughout.
 
 The pair block comes in two layouts. Single turn (both conversations are exactly [user, assistant] with the
 same user text): a client-question header and the question, then a delimited block per response. Multi-turn:
 one delimited block per chatbot holding its whole conversation with the client, one "User: ..." /
 "Chatbot A: ..." / "System: ..." line per turn.
 
-Pure core: standard library only.
+Command line (prints the chat messages as JSON):
+
+    python -m rmr1lib.prompts render --prompt-kind KIND [--released FILE.jsonl] --question Q \
+        --response-a A --response-b B
+
+For `authors`, --released is a JSON Lines file in the released sets' schema (`context_messages`, `winner`) to
+learn the template from; without it the released RL set is loaded through `datasets` (rmr1lib.data), which
+needs the hub.
+
+Pure core: standard library only (the command line's hub path imports rmr1lib.data inside `main`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 from .errors import ConfigError, DataError
 
+#: The prompts written in this repository (their wording is ours).
 PROMPT_KINDS = ("instruct_cor", "reasoning_model", "plain_judge", "rubrics_only")
+#: The authors' prompt, learned at run time from their released rows (rmr1lib.authors).
+AUTHORS_KIND = "authors"
+ALL_PROMPT_KINDS = PROMPT_KINDS + (AUTHORS_KIND,)
 ROLES = ("system", "user", "assistant")
 #: Where the preferred response of a pair is shown: seeded random per pair, or alternating A/B by position.
 PLACEMENTS = ("random", "alternate")
@@ -177,10 +193,10 @@ PART_SEPARATOR = "\n\n"
 
 
 def check_prompt_kind(kind: Any) -> str:
-    """Return `kind` if it is one of PROMPT_KINDS, else raise ConfigError listing them."""
-    if not isinstance(kind, str) or kind not in PROMPT_KINDS:
+    """Return `kind` if it is one of ALL_PROMPT_KINDS, else raise ConfigError listing them."""
+    if not isinstance(kind, str) or kind not in ALL_PROMPT_KINDS:
         raise ConfigError(
-            f"unknown prompt kind {kind!r}; choose one of {', '.join(PROMPT_KINDS)} "
+            f"unknown prompt kind {kind!r}; choose one of {', '.join(ALL_PROMPT_KINDS)} "
             "(the prompt is always chosen explicitly, never guessed from a model name)"
         )
     return kind
@@ -188,14 +204,30 @@ def check_prompt_kind(kind: Any) -> str:
 
 def describe_prompt_parts(kind: str) -> dict[str, str]:
     """The named parts of a prompt kind, in order (system prompt parts; for reasoning_model the user-message frame)."""
-    return dict(_PARTS[check_prompt_kind(kind)])
+    if check_prompt_kind(kind) == AUTHORS_KIND:
+        raise ConfigError("prompt kind 'authors' has no parts written here: it is learned at run time from the "
+                          "released rows (rmr1lib.authors); render it with build_messages or the command line")
+    return dict(_PARTS[kind])
 
 
 def system_prompt(kind: str) -> str | None:
-    """The system prompt of `kind` (the join of its parts), or None for reasoning_model."""
+    """The system prompt of `kind` (the join of its parts), or None for reasoning_model (authors: as learned)."""
     if check_prompt_kind(kind) == "reasoning_model":
         return None
+    if kind == AUTHORS_KIND:
+        from .authors import current_authors_template
+
+        return current_authors_template().system
     return PART_SEPARATOR.join(describe_prompt_parts(kind).values())
+
+
+def output_format(kind: str) -> str:
+    """The built-in kind whose output format `kind` asks for (authors: instruct_cor or reasoning_model, as learned)."""
+    if check_prompt_kind(kind) == AUTHORS_KIND:
+        from .authors import current_authors_template
+
+        return current_authors_template().output_format
+    return kind
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -281,9 +313,18 @@ def render_pair(conversation_a: Any, conversation_b: Any) -> str:
     return "\n\n".join([_conversation_block(conversation_a, "A"), _conversation_block(conversation_b, "B")])
 
 
-def build_messages(kind: str, conversation_a: Any, conversation_b: Any) -> list[Message]:
-    """The judge's chat messages for a pair: [system, user] for instruct kinds, [user] for reasoning_model."""
+def build_messages(kind: str, conversation_a: Any, conversation_b: Any, template: Any = None) -> list[Message]:
+    """The judge's chat messages for a pair: [system, user] for instruct kinds, [user] for reasoning_model.
+
+    Kind `authors` renders with `template` (an rmr1lib.authors.AuthorsTemplate) or, by default, the template in
+    use in this process (`rmr1lib.authors.use_authors_template`).
+    """
     check_prompt_kind(kind)
+    if kind == AUTHORS_KIND:
+        from .authors import current_authors_template
+
+        validate_pair(conversation_a, conversation_b)
+        return (template or current_authors_template()).messages(conversation_a, conversation_b)
     pair = render_pair(conversation_a, conversation_b)
     if kind == "reasoning_model":
         user = PART_SEPARATOR.join([_RM_INSTRUCTION, pair, _RM_VERDICT_REQUEST])
@@ -291,7 +332,8 @@ def build_messages(kind: str, conversation_a: Any, conversation_b: Any) -> list[
     return [{"role": "system", "content": system_prompt(kind)}, {"role": "user", "content": pair}]
 
 
-def build_messages_for_question(kind: str, question: str, response_a: str, response_b: str) -> list[Message]:
+def build_messages_for_question(kind: str, question: str, response_a: str, response_b: str,
+                                template: Any = None) -> list[Message]:
     """The judge's chat messages for one question and two single-turn responses."""
     check_prompt_kind(kind)
     for name, value in (("question", question), ("response_a", response_a), ("response_b", response_b)):
@@ -299,4 +341,60 @@ def build_messages_for_question(kind: str, question: str, response_a: str, respo
             raise DataError(f"{name} must be a str, got {type(value).__name__}")
     conversation_a = [{"role": "user", "content": question}, {"role": "assistant", "content": response_a}]
     conversation_b = [{"role": "user", "content": question}, {"role": "assistant", "content": response_b}]
-    return build_messages(kind, conversation_a, conversation_b)
+    return build_messages(kind, conversation_a, conversation_b, template)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# command line
+# ----------------------------------------------------------------------------------------------------------
+def _cli_authors_template(released: Optional[str], released_set: str, seed: int) -> Any:
+    """The authors' template from a local JSON Lines file, or from the released set on the hub."""
+    from .authors import learn_authors_template
+    from .files import read_jsonl
+
+    if released:
+        return learn_authors_template(read_jsonl(released), source=released, seed=seed)
+    from .data import authors_template_from_hub  # pipeline module: loads the released set through datasets
+
+    return authors_template_from_hub(released_set, seed=seed)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`python -m rmr1lib.prompts render ...`: print a kind's chat messages as JSON; exit 2 on bad input."""
+    import argparse
+    import json
+    import sys
+
+    from .errors import RmR1Error
+
+    parser = argparse.ArgumentParser(prog="python -m rmr1lib.prompts", description="Inspect the judge prompts.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    render = commands.add_parser("render", help="print the chat messages of a prompt kind as JSON")
+    render.add_argument("--prompt-kind", required=True, choices=ALL_PROMPT_KINDS)
+    render.add_argument("--released", metavar="FILE.jsonl",
+                        help="authors: released rows (context_messages, winner) to learn the template from")
+    render.add_argument("--released-set", default="after_distill_rlvr",
+                        choices=("after_distill_rlvr", "reasoning_rlvr", "distill_sft"),
+                        help="authors without --released: the released set to load from the hub")
+    render.add_argument("--seed", type=int, default=0, help="authors: seed of the rows sampled for learning")
+    render.add_argument("--question", required=True)
+    render.add_argument("--response-a", required=True)
+    render.add_argument("--response-b", required=True)
+    args = parser.parse_args(argv)
+    try:
+        template = None
+        if args.prompt_kind == AUTHORS_KIND:
+            template = _cli_authors_template(args.released, args.released_set, args.seed)
+        elif args.released:
+            raise ConfigError("--released is only used by --prompt-kind authors")
+        messages = build_messages_for_question(args.prompt_kind, args.question, args.response_a, args.response_b,
+                                               template)
+    except (RmR1Error, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(messages, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -3,6 +3,10 @@
     verifiable_reward   +1 when the STRICT rule (final 80 characters, exact answer tag of one side; see
                         rmr1lib.parsing) gives the correct side, else -1 (missing, malformed, both tags,
                         truncated). No format term. This is the reward of RM-R1's GRPO stage.
+                        `eos_text` reproduces the paper's exact window: its verl version decoded a response that
+                        stopped at the end-of-sequence token WITH that token's text, so the 80 characters held
+                        only 80 - len(eos_text) characters of judgement (70 for Qwen's "<|im_end|>"). Off by
+                        default (profile key rl.reward_counts_eos).
     cold_start_reward   answer (1 if the strict verdict is correct, else 0) + format (1 if the output follows
                         the format of its prompt kind, else 0); range 0..2. See `follows_format`.
 
@@ -28,7 +32,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from .errors import DataError
 from .parsing import STRICT_WINDOW, answer_tags, parse_trace, parse_verdict
-from .prompts import check_prompt_kind
+from .prompts import check_prompt_kind, output_format
 
 _SIDES = {"model_a": "A", "model_b": "B", "a": "A", "b": "B"}
 
@@ -44,9 +48,14 @@ def winner_side(winner: Any) -> str:
     return side
 
 
-def verifiable_reward(completion: Any, winner: Any) -> float:
-    """+1.0 if the strict verdict (final 80 characters) names the correct side, else -1.0 (paper Eq. 8)."""
+def verifiable_reward(completion: Any, winner: Any, eos_text: str = "") -> float:
+    """+1.0 if the strict verdict (final 80 characters) names the correct side, else -1.0 (paper Eq. 8).
+
+    `eos_text` is appended before the window is read (the paper's verl left it at the end of a finished response).
+    """
     side = winner_side(winner)
+    if eos_text and isinstance(completion, str):
+        completion = completion + eos_text
     return 1.0 if parse_verdict(completion, "strict", STRICT_WINDOW) == side else -1.0
 
 
@@ -60,7 +69,7 @@ def _single_final_answer(text: str, window: int = STRICT_WINDOW) -> Optional[int
 
 def follows_format(completion: Any, prompt_kind: str) -> bool:
     """Whether `completion` follows the output format its prompt kind asks for (the cold-start format term)."""
-    check_prompt_kind(prompt_kind)
+    prompt_kind = output_format(prompt_kind)  # authors: the format its learned prompt asks for
     if not isinstance(completion, str):
         return False
     answer_at = _single_final_answer(completion)
@@ -130,12 +139,25 @@ def _log(log_metric: Any, name: str, value: float) -> None:
         log_metric(name, value)
 
 
+def _finished(completion_ids: Any, index: int, eos_ids: Sequence[int]) -> bool:
+    """Whether completion `index` stopped at an end-of-sequence token (TRL keeps that token in completion_ids)."""
+    if completion_ids is None or index >= len(completion_ids) or not len(completion_ids[index]):
+        return False
+    return int(completion_ids[index][-1]) in set(int(i) for i in eos_ids)
+
+
 def trl_verifiable_reward(prompts: Any = None, completions: Sequence[Any] = (), winner: Any = None,
-                          **kwargs: Any) -> list[float]:
-    """TRL reward function: verifiable_reward for each completion (logs the strict parse rate)."""
+                          eos_text: str = "", eos_ids: Sequence[int] = (), **kwargs: Any) -> list[float]:
+    """TRL reward function: verifiable_reward for each completion (logs the strict parse rate).
+
+    With `eos_text`, a completion that stopped at one of `eos_ids` (read from TRL's completion_ids) is read with
+    that text appended, as the paper's verl did; a truncated completion is read as it is.
+    """
     texts = [completion_text(c, i) for i, c in enumerate(completions)]
     winners = _column(winner, len(texts), "winner")
-    rewards = [verifiable_reward(t, w) for t, w in zip(texts, winners)]
+    ends = [eos_text if eos_text and _finished(kwargs.get("completion_ids"), i, eos_ids) else ""
+            for i in range(len(texts))]
+    rewards = [verifiable_reward(t, w, e) for t, w, e in zip(texts, winners, ends)]
     if texts:
         parsed = sum(parse_verdict(t, "strict") is not None for t in texts)
         _log(kwargs.get("log_metric"), "strict_verdict_rate", parsed / len(texts))
@@ -180,6 +202,21 @@ class TrlColdStartReward:
         return trl_cold_start_reward(prompts, completions, winner, prompt_kind=self.prompt_kind, **kwargs)
 
 
+class TrlVerifiableReward:
+    """A picklable TRL verifiable reward that counts the end-of-sequence text in the window (the paper's verl)."""
+
+    def __init__(self, eos_text: str, eos_ids: Sequence[int]) -> None:
+        if not eos_text or not eos_ids:
+            raise DataError("TrlVerifiableReward needs the tokenizer's end-of-sequence text and token ids")
+        self.eos_text, self.eos_ids = eos_text, [int(i) for i in eos_ids]
+        self.__name__ = "verifiable_reward"
+
+    def __call__(self, prompts: Any = None, completions: Sequence[Any] = (), winner: Any = None,
+                 **kwargs: Any) -> list[float]:
+        return trl_verifiable_reward(prompts, completions, winner, eos_text=self.eos_text, eos_ids=self.eos_ids,
+                                     **kwargs)
+
+
 def make_trl_cold_start_reward(prompt_kind: str) -> Callable[..., list[float]]:
     """A TRL reward function computing cold_start_reward with the format rules of `prompt_kind`."""
     return TrlColdStartReward(prompt_kind)
@@ -190,5 +227,9 @@ def make_trl_cold_start_reward(prompt_kind: str) -> Callable[..., list[float]]:
 # ----------------------------------------------------------------------------------------------------------
 def compute_score(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any = None,
                   **kwargs: Any) -> float:
-    """verl custom reward: verifiable_reward(solution_str, ground_truth) as a float."""
-    return verifiable_reward(solution_str, ground_truth)
+    """verl custom reward: verifiable_reward(solution_str, ground_truth) as a float.
+
+    `eos_text` (verl's reward.custom_reward_function.reward_kwargs) appends the end-of-sequence text before the
+    window is read, as the paper's verl version did; current verl decodes without it.
+    """
+    return verifiable_reward(solution_str, ground_truth, kwargs.get("eos_text") or "")

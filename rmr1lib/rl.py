@@ -41,7 +41,7 @@ from .errors import ConfigError, DataError
 from .generation import SamplingSettings, TransformersGenerator
 from .judging import judge_messages, judge_pairs, verdict_metrics
 from .profiles import Profile, RLConfig
-from .rewards import make_trl_cold_start_reward, trl_verifiable_reward
+from .rewards import TrlVerifiableReward, make_trl_cold_start_reward, trl_verifiable_reward
 
 HELDOUT_PREFIX = "heldout/"
 PROGRESS_METRICS = {"reward": "reward", "frac_reward_zero_std": "zero-spread groups",
@@ -268,10 +268,15 @@ class GroupSpreadReward:
         return rewards
 
 
-def reward_functions(reward: str, prompt_kind: str) -> list[Callable[..., list[float]]]:
-    """TRL reward functions for rl.reward: 'verifiable' (+1/-1, Eq. 8) or 'cold_start' (answer + format, Eq. 11)."""
+def reward_functions(reward: str, prompt_kind: str, eos: Optional[tuple[str, Sequence[int]]] = None
+                     ) -> list[Callable[..., list[float]]]:
+    """TRL reward functions for rl.reward: 'verifiable' (+1/-1, Eq. 8) or 'cold_start' (answer + format, Eq. 11).
+
+    `eos` = (end-of-sequence text, token ids): the verifiable reward then counts that text in its window, as the
+    paper's verl did (rl.reward_counts_eos).
+    """
     if reward == "verifiable":
-        inner = trl_verifiable_reward
+        inner = TrlVerifiableReward(*eos) if eos else trl_verifiable_reward
     elif reward == "cold_start":
         inner = make_trl_cold_start_reward(prompt_kind)
     else:
@@ -279,13 +284,14 @@ def reward_functions(reward: str, prompt_kind: str) -> list[Callable[..., list[f
     return [GroupSpreadReward(inner)]
 
 
-def start_checkpoint(reward: str, sft_model: Optional[str], base_model: str) -> tuple[str, str]:
+def start_checkpoint(reward: str, sft_model: Optional[str], base_model: str,
+                     recipe: str = "distill_then_rl") -> tuple[str, str]:
     """(stage, path) GRPO starts from: the distilled judge if there is one, else the base model.
 
-    The cold-start ablation (reward 'cold_start', paper Table 2) is RL without distillation by definition, so it
-    always starts from the base model.
+    The cold-start ablation (reward 'cold_start', paper Table 2) is RL without distillation by definition, and so
+    is the rl_only recipe (the paper's DeepSeek-distilled judges): both always start from the base model.
     """
-    if reward == "cold_start" or not sft_model:
+    if reward == "cold_start" or recipe == "rl_only" or not sft_model:
         return "base", base_model
     return "sft", sft_model
 
@@ -470,7 +476,8 @@ def train_grpo(model_path: str, train_rows: Sequence[dict], profile: Profile, ou
     settings = SamplingSettings(max_new_tokens=rl.max_response_tokens, temperature=0.0, seed=profile.seed)
     logger = GRPOStepLog(heldout, kind, settings, rl.eval_steps, batch_size=profile.generation.batch_size,
                          echo=echo)
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(rl.reward, kind), args=args,
+    eos = (tokenizer.eos_token, [tokenizer.eos_token_id]) if rl.reward_counts_eos else None
+    trainer = GRPOTrainer(model=model, reward_funcs=reward_functions(rl.reward, kind, eos), args=args,
                           train_dataset=dataset, processing_class=tokenizer, peft_config=lora,
                           callbacks=[logger, *callbacks])
     for noisy in (PrinterCallback, ProgressCallback):

@@ -266,6 +266,12 @@ def execute_notebook(nb: Path, run: Run, parameters: dict, progress: Optional[Ce
     return seconds
 
 
+def _skip_reason(profile, notebook: str) -> str:
+    from .workbook import skip_reason
+
+    return skip_reason(profile, notebook)
+
+
 def run_workbook(
     profile: str = "smoke",
     overrides: Optional[dict] = None,
@@ -323,6 +329,11 @@ def run_workbook(
     for i, nb in enumerate(chosen, start=1):
         if resume and nb.stem in done and (run.notebooks_dir / nb.name).exists():
             log(f"[{i}/{len(chosen)}] {nb.stem}: done in an earlier attempt, skipped")
+            continue
+        skipped = _skip_reason(prof, nb.stem)
+        if skipped:  # a stage the profile's recipe leaves out (e.g. distillation for rl_only)
+            run.notebook_status(nb.stem, status="skipped", reason=skipped, finished=now_iso())
+            log(f"[{i}/{len(chosen)}] {nb.stem}: skipped, {skipped}")
             continue
         log(f"[{i}/{len(chosen)}] {nb.stem} ...")
         cells = CellProgress(nb.stem, log, tty=tty) if progress is not False else None

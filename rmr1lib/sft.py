@@ -3,7 +3,10 @@
 Where each setting comes from: docs/paper-settings.md.
 
 The data is conversational prompt/completion: the prompt is the judge prompt, the completion is the teacher's
-trace, so TRL puts the loss on the trace only (the paper's "loss only on the trace"). Three modes, chosen by the
+trace, so TRL puts the loss on the trace only (the paper's "loss only on the trace"). The optimiser and the
+loss follow the paper's SFT trainer where the profile says so: Adam betas (0.9, 0.95), cosine down to
+`sft.min_lr_ratio` x the LR, and `sft.loss_averaging: per_sample` (each trace's token mean, then the mean over
+the traces of a step; TRL's own default averages all tokens of the step together). Three modes, chosen by the
 profile's `sft.mode`:
 
     full    every weight is trained (the paper; the smoke profile's tiny model)
@@ -171,6 +174,11 @@ def make_sft_trainer(model_path: str, records: Sequence[dict], output_dir: os.Pa
         trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(records), processing_class=tokenizer,
                              peft_config=peft_config(s), callbacks=list(callbacks))
     trainer.remove_callback(PrinterCallback)  # every log line would be printed; the loss history keeps them
+    if s.loss_averaging == "per_sample":
+        # Without the step's token count, each micro-batch's loss is its own token mean and the trainer averages
+        # micro-batches: at micro-batch 1 every trace weighs the same (the paper's trainer). With it (TRL's
+        # default), all tokens of the step are averaged together and long traces weigh more.
+        trainer.model_accepts_loss_kwargs = False
     return trainer
 
 

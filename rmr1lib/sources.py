@@ -35,7 +35,7 @@ from .errors import ConfigError
 from .files import local_path
 from .hubids import BENCHMARK_DATASETS, RELEASED_DATASETS, RMB_REPOSITORY, SOURCE_DATASETS
 from .profiles import Profile
-from .prompts import check_prompt_kind
+from .prompts import AUTHORS_KIND, check_prompt_kind
 
 GGUF_PREFIX = "gguf:"
 PACKAGE_PREFIX = "pkg:"
@@ -150,13 +150,16 @@ def parse_model_source(spec: str) -> ModelSource:
 # everything a profile reads
 
 
-def released_set_for(prompt_kind: str, choice: str = "auto") -> str:
-    """Which released RLVR set fits a prompt kind ('auto': reasoning_model -> reasoning_rlvr)."""
+def released_set_for(prompt_kind: str, choice: str = "auto", family: str = "") -> str:
+    """Which released RLVR set fits a prompt kind ('auto': reasoning_model -> reasoning_rlvr; authors: the
+    model family's, reasoning_rlvr for DeepSeek-distilled bases)."""
     if choice != "auto":
         if choice not in RELEASED_DATASETS:
             raise ConfigError(f"unknown released set {choice!r}; choose one of auto, {', '.join(RELEASED_DATASETS)}")
         return choice
-    return "reasoning_rlvr" if check_prompt_kind(prompt_kind) == "reasoning_model" else "after_distill_rlvr"
+    kind = check_prompt_kind(prompt_kind)
+    reasoning = kind == "reasoning_model" or (kind == AUTHORS_KIND and family == "deepseek-r1-distill-qwen")
+    return "reasoning_rlvr" if reasoning else "after_distill_rlvr"
 
 
 @dataclass(frozen=True)
@@ -195,16 +198,47 @@ def _data_need(setting: str, source: str, hub_default: str, what: str, local_cop
     return SourceNeed(setting, "hub dataset", source or hub_default, what, local_copy)
 
 
+def local_copy(sources_dir: str, name: str) -> Optional[Path]:
+    """The local copy <name>.jsonl (or .json) of a data set in the folder data.sources_dir, or None."""
+    base = local_path(sources_dir) if sources_dir else None
+    for suffix in (".jsonl", ".json"):
+        if base is not None and (base / f"{name}{suffix}").is_file():
+            return base / f"{name}{suffix}"
+    return None
+
+
 def _sources_dir_need(profile: Profile, name: str, hub_id: str, what: str) -> SourceNeed:
     folder = profile.data.sources_dir
     copy = f"a folder holding {name}.jsonl (the dataset's train split as JSON Lines), named in data.sources_dir"
     if not folder:
         return SourceNeed("data.sources_dir", "hub dataset", hub_id, what, copy)
-    base = local_path(folder)
-    for suffix in (".jsonl", ".json"):
-        if base is not None and (base / f"{name}{suffix}").is_file():
-            return SourceNeed("data.sources_dir", "local file", str(base / f"{name}{suffix}"), what, copy)
-    return SourceNeed("data.sources_dir", "local file", str(Path(folder) / f"{name}.jsonl"), what, copy)
+    found = local_copy(folder, name)
+    return SourceNeed("data.sources_dir", "local file", str(found or Path(folder) / f"{name}.jsonl"), what, copy)
+
+
+def authors_source(profile: Profile) -> str:
+    """What a profile's `authors` prompt is learned from: a released set name (read from the hub) or a file.
+
+    judge.authors_source 'auto' means the released RL set of the model family. A released set (auto or named)
+    is read from its local copy in data.sources_dir when that folder holds one, as the released data are.
+    """
+    source = profile.judge.authors_source
+    name = released_set_for(AUTHORS_KIND, "auto", profile.model.family) if source == "auto" else source
+    if name not in RELEASED_DATASETS:
+        return source
+    found = local_copy(profile.data.sources_dir, name)
+    return str(found) if found is not None else name
+
+
+def _authors_need(profile: Profile) -> SourceNeed:
+    source = authors_source(profile)
+    what = "released rows the authors' prompt is learned from"
+    copy = ("a .jsonl file of released rows (context_messages, winner): <set>.jsonl in data.sources_dir, or any "
+            "file named in judge.authors_source")
+    if source in RELEASED_DATASETS:
+        return SourceNeed("judge.authors_source", "hub dataset", RELEASED_DATASETS[source], what, copy)
+    found = local_path(source)
+    return SourceNeed("judge.authors_source", "local file", str(found or source), what, copy)
 
 
 def profile_sources(profile: Profile) -> list[SourceNeed]:
@@ -219,11 +253,13 @@ def profile_sources(profile: Profile) -> list[SourceNeed]:
     if d.source == "synthetic":
         needs.append(SourceNeed("data.source", "built here", "rmr1lib.synthetic", "preference pairs"))
     elif d.source == "released":
-        name = released_set_for(profile.judge.prompt_kind, d.released_set)
+        name = released_set_for(profile.judge.prompt_kind, d.released_set, profile.model.family)
         needs.append(_sources_dir_need(profile, name, RELEASED_DATASETS[name], f"released RL pairs ({name})"))
     else:
         for name in d.sources:
             needs.append(_sources_dir_need(profile, name, SOURCE_DATASETS[name], f"preference source {name}"))
+    if profile.judge.prompt_kind == AUTHORS_KIND:
+        needs.append(_authors_need(profile))
     t = profile.distill
     if t.teacher == "released":
         needs.append(_data_need("distill.released_source", t.released_source, RELEASED_DATASETS["distill_sft"],

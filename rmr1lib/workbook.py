@@ -83,7 +83,70 @@ def start_notebook(
     run.notebook_status(notebook, parameters={"profile": str(profile), "overrides": overrides or {},
                                               "run_name": run.name, "seed": prof.seed},
                         kernel_started=now_iso())
-    return NotebookContext(notebook=notebook, profile=prof, run=run, seed=prof.seed, started=time.time())
+    ctx = NotebookContext(notebook=notebook, profile=prof, run=run, seed=prof.seed, started=time.time())
+    use_run_prompt(ctx)
+    return ctx
+
+
+AUTHORS_TEMPLATE_ARTIFACT = "authors_template.json"
+
+
+def use_run_prompt(ctx: NotebookContext) -> dict:
+    """Record the run's judge prompt in the manifest; for kind `authors`, learn the template once per run (from
+    judge.authors_source) and render with that same template in every notebook.
+
+    The manifest's `prompt` entry holds the kind and, for `authors`, the template's fingerprint and what it was
+    learned from. The template itself (the authors' wording) is a run artifact, never part of the repository.
+    """
+    from .authors import AuthorsTemplate, use_authors_template
+
+    prof = ctx.profile
+    entry = {"kind": prof.judge.prompt_kind, "recipe": prof.recipe(), "released_inputs": prof.released_inputs(),
+             "mixed_prompts": prof.judge.mixed_prompts}
+    if prof.judge.prompt_kind != "authors":
+        use_authors_template(None)
+    else:
+        import json
+
+        if ctx.run.has_artifact(AUTHORS_TEMPLATE_ARTIFACT):
+            where = ctx.run.artifact(AUTHORS_TEMPLATE_ARTIFACT)
+            template = AuthorsTemplate.from_dict(json.loads(where.read_text()), str(where))
+        else:
+            from .data import authors_source_for, authors_template
+
+            template = authors_template(authors_source_for(prof), seed=prof.seed)
+            ctx.save_json(AUTHORS_TEMPLATE_ARTIFACT, template.as_dict(), kind="prompt",
+                          fingerprint=template.fingerprint(), source=template.report.get("source"))
+        use_authors_template(template)
+        entry.update(template=template.fingerprint(), learned_from=template.report.get("source"),
+                     checked=template.report.get("checked"))
+    recorded = ctx.run.manifest().get("prompt")
+    if recorded and recorded.get("template") != entry.get("template"):
+        raise RmR1Error(f"run {ctx.run.dir}: its judge prompt was {recorded}, this notebook would use {entry}; one "
+                        "run uses one prompt throughout (start a new run)")
+    ctx.run.update(prompt=entry)
+    return entry
+
+
+#: Notebooks a recipe leaves out, and why (the runner skips them; run by hand they stop with the reason).
+def skip_reason(profile: Profile, notebook: str) -> str:
+    """Why `notebook` does not run for this profile ('' when it does)."""
+    if notebook.startswith("03_") and profile.recipe() == "rl_only":
+        return ("model.recipe is rl_only (the paper's DeepSeek-distilled judges): no distillation stage; "
+                "notebook 04 starts RL from the base model")
+    return ""
+
+
+class StageSkipped(RmR1Error):
+    """A notebook's stage is not part of the profile's recipe."""
+
+
+def require_stage(ctx: NotebookContext) -> None:
+    """Stop a notebook whose stage the profile's recipe leaves out, saying why (the runner never starts it)."""
+    reason = skip_reason(ctx.profile, ctx.notebook)
+    if reason:
+        ctx.run.notebook_status(ctx.notebook, status="skipped", reason=reason)
+        raise StageSkipped(f"{ctx.notebook} is skipped: {reason}")
 
 
 TINY_MODEL_ARTIFACT = "tiny_model"
@@ -169,11 +232,39 @@ def judge_to_evaluate(ctx: NotebookContext) -> tuple[str, str]:
 
 def grpo_start_model(ctx: NotebookContext) -> tuple[str, str]:
     """(stage, model) GRPO starts from: the run's distilled judge ('sft'), or the base model ('base') when there is
-    none or for the cold-start ablation (rl.reward 'cold_start')."""
+    none, for the cold-start ablation (rl.reward 'cold_start') and for the rl_only recipe (model.recipe)."""
     from .rl import start_checkpoint
 
     sft = str(ctx.run.artifact(SFT_MODEL_ARTIFACT)) if ctx.run.has_artifact(SFT_MODEL_ARTIFACT) else None
-    return start_checkpoint(ctx.profile.rl.reward, sft, base_model_path(ctx))
+    return start_checkpoint(ctx.profile.rl.reward, sft, base_model_path(ctx), ctx.profile.recipe())
+
+
+RL_POOL_ARTIFACT = "rl_pool.json"
+
+
+def rl_training_rows(ctx: NotebookContext, train_rows: Sequence[dict]) -> tuple[list[dict], dict]:
+    """The pairs GRPO trains on: the training pairs without those the distillation stage trained on
+    (rl.exclude_distilled_pairs; the paper's Instruct RL set leaves them out), with the counts saved as rl_pool.json."""
+    from .data import exclude_distilled
+    from .errors import DataError
+    from .files import read_jsonl
+
+    prof = ctx.profile
+    report = {"rows": len(train_rows), "excluded": 0, "kept": len(train_rows), "recipe": prof.recipe(),
+              "exclude_distilled_pairs": prof.rl.exclude_distilled_pairs}
+    rows = list(train_rows)
+    if not prof.rl.exclude_distilled_pairs:
+        report["why"] = "rl.exclude_distilled_pairs is false: RL trains on every training pair"
+    elif prof.recipe() == "rl_only" or not ctx.run.has_artifact("traces.jsonl"):
+        report["why"] = "no distillation stage in this run: nothing to exclude"
+    else:
+        rows, counts = exclude_distilled(train_rows, read_jsonl(ctx.run.artifact("traces.jsonl")))
+        report.update(counts, why="pairs the distillation SFT trained on are left out (matched by id or prompt)")
+        if not rows:
+            raise DataError(f"every one of the {len(train_rows)} training pairs was used for distillation, so the RL "
+                            "pool is empty; lower distill.sample_fraction or set rl.exclude_distilled_pairs: false")
+    ctx.save_json(RL_POOL_ARTIFACT, report, kind="report")
+    return rows, report
 
 
 def generate_texts(ctx: NotebookContext, model_path: str, conversations: Sequence[list],

@@ -58,7 +58,9 @@ def test_each_run_profile_has_the_papers_settings(name):
     instruct = name.startswith("instruct")
     assert prof.model_name() == ("Qwen/Qwen2.5-{}-Instruct" if instruct else
                                  "deepseek-ai/DeepSeek-R1-Distill-Qwen-{}").format(run.size)
-    assert run.prompt_kind == ("instruct_cor" if instruct else "reasoning_model")
+    # Instruct runs distil on the released traces, so the authors' prompt is used in every stage
+    assert run.prompt_kind == ("authors" if instruct else "reasoning_model") == prof.judge.prompt_kind
+    assert prof.recipe() == ("distill_then_rl" if instruct else "rl_only")
     assert run.distilled is instruct
     # erratum: every Instruct run trains on after-Distill-RLVR (the reference 14B/32B scripts did not)
     assert run.rl_data == ("after_distill_rlvr" if instruct else "reasoning_rlvr")
@@ -231,7 +233,10 @@ def test_sft_configs_carry_the_papers_settings_per_size(name):
     assert ds["train_micro_batch_size_per_gpu"] * ds["gradient_accumulation_steps"] * run.n_gpus == 128
     assert (trl["num_train_epochs"], trl["max_length"], trl["packing"], trl["gradient_checkpointing"]) == \
         (1.0, 12288, True, True)
-    assert (trl["lr_scheduler_type"], trl["warmup_steps"]) == ("cosine", 0.03)
+    # the paper's SFT trainer: cosine down to 0.1 x LR, Adam betas (0.9, 0.95) (DeepSpeed takes them: "auto")
+    assert (trl["lr_scheduler_type"], trl["lr_scheduler_kwargs"], trl["warmup_steps"]) == \
+        ("cosine_with_min_lr", {"min_lr_rate": 0.1}, 0.03)
+    assert (trl["adam_beta1"], trl["adam_beta2"], ds["optimizer"]["params"]["betas"]) == (0.9, 0.95, "auto")
     assert ds["zero_optimization"]["stage"] == 3 and ds["zero_optimization"]["offload_optimizer"]["device"] == "cpu"
     assert (acc["distributed_type"], acc["num_machines"]) == ("DEEPSPEED", run.nodes)
     assert C.check_deepspeed_keys(ds) == []
@@ -476,8 +481,11 @@ def test_export_command_writes_rl_and_sft_data(pairs, tiny_tokenizer, tmp_path, 
     traces.append(dict(traces[0], id="long", completion=[{"role": "assistant", "content": "word " * 20000}]))
     atomic_write_jsonl(artifacts / "traces.jsonl", traces)
     out = tmp_path / "work" / "data"
-    assert C.main(["export", "instruct-7b", "--pairs", str(artifacts), "--out", str(out),
-                   "--traces", str(artifacts / "traces.jsonl"), "--tokenizer", str(path)]) == 0
+    # instruct-7b uses the authors' prompt; these pairs were built with ours, so the command asks which one
+    assert C.main(["export", "instruct-7b", "--pairs", str(artifacts), "--out", str(out)]) == 1
+    assert "--prompt-kind instruct_cor" in capsys.readouterr().err
+    assert C.main(["export", "instruct-7b", "--pairs", str(artifacts), "--out", str(out), "--prompt-kind",
+                   "instruct_cor", "--traces", str(artifacts / "traces.jsonl"), "--tokenizer", str(path)]) == 0
     import pyarrow.parquet as pq
 
     assert pq.read_table(out / "train.parquet").num_rows == len(train)

@@ -358,8 +358,9 @@ def test_validate_row_names_the_bad_field(change, field):
 # build_mix: the paper's sources from local files, the released route, the synthetic route
 # ----------------------------------------------------------------------------------------------------------
 def cluster_profile(**overrides):
+    # our prompt on purpose (the cluster profile's authors prompt is learned from released rows: tested elsewhere)
     return load_profile("cluster", {"data.sources_dir": str(SOURCES), "data.code_pairs": 3, "data.n_heldout": 2,
-                                    **overrides})
+                                    "judge.prompt_kind": "instruct_cor", "judge.mixed_prompts": True, **overrides})
 
 
 def test_build_from_sources_runs_every_step_on_local_copies():

@@ -415,7 +415,8 @@ def test_released_traces_load_from_a_local_file_drop_bad_rows_and_check_labels(r
     (tmp_path / "x.csv").write_text("a")
     with pytest.raises(ConfigError, match="jsonl"):
         load_released_traces(str(tmp_path / "x.csv"))
-    prof = load_profile("smoke", {"distill.teacher": "released", "distill.released_source": str(path)})
+    prof = load_profile("smoke", {"distill.teacher": "released", "distill.released_source": str(path),
+                                  "judge.mixed_prompts": True})
     report = collect_traces(prof, [], tmp_path / "unused.jsonl")
     assert report.stats["kept"] == 5 and report.teacher["pass1"]["teacher"] == "released"
     assert not (tmp_path / "unused.jsonl").exists()

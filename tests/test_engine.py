@@ -50,7 +50,7 @@ def test_trainer_arguments_come_from_the_section(tmp_path):
     cpu = load_profile("smoke", {"sft.gradient_checkpointing": True})
     sft = training_arguments(cpu, cpu.sft, tmp_path, learning_rate=1e-3)
     assert sft["use_cpu"] and not sft["bf16"] and not sft["gradient_checkpointing"]  # no checkpointing on CPU
-    assert "adam_beta1" not in sft  # the sft section has no betas: the library's defaults stand
+    assert (sft["adam_beta1"], sft["adam_beta2"]) == (cpu.sft.adam_beta1, cpu.sft.adam_beta2) == (0.9, 0.999)
     with pytest.raises(ConfigError, match="rl.adam_beta1: 1.0 is too large; must be < 1.0"):
         load_profile("smoke", {"rl.adam_beta1": 1.0})
 

@@ -296,8 +296,8 @@ def test_settings_are_checked():
         settings(max_new_tokens=0).check()
     with pytest.raises(ConfigError, match="temperature must be a number >= 0"):
         settings(temperature=-1).check()
-    assert set(settings().recorded()) == {"prompt_kind", "max_new_tokens", "temperature", "top_p", "verdict_rule",
-                                          "orders", "order_seed", "sampling_seed"}
+    assert set(settings().recorded()) == {"prompt_kind", "prompt_template", "max_new_tokens", "temperature",
+                                          "top_p", "verdict_rule", "orders", "order_seed", "sampling_seed"}
 
 
 def test_paper_reference_and_results_names():

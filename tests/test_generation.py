@@ -34,6 +34,8 @@ def test_vllm_and_transformers_agree_greedily(tiny):
     assert sum(t != "" for t in hf_texts) >= len(prompts) // 2  # random weights still produce text
     mismatches = [i for i, (a, b) in enumerate(zip(hf_texts, vl_texts)) if a != b]
     assert mismatches == [], f"greedy outputs differ for prompts {mismatches}"
+    # which completions the 24-token budget cut off: both engines say the same (evaluation reports the rate)
+    assert len(hf.last_truncated) == len(prompts) and hf.last_truncated == vl.last_truncated
 
 
 def test_sampling_is_seeded(tiny):

@@ -31,21 +31,33 @@ def layer_table() -> dict[str, str]:
     return table
 
 
-def imports(module: str) -> list[tuple[str, bool, int]]:
-    """(imported name, at load time?, line) for every import statement of a module, wherever it is written."""
+def _cli_functions(tree: ast.Module) -> set[int]:
+    """ids of the import nodes inside a module's command line: `main` and functions named `_cli_*`."""
+    inside = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and (node.name == "main" or node.name.startswith("_cli_")):
+            inside |= {id(n) for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    return inside
+
+
+def imports(module: str, with_cli: bool = False) -> list:
+    """(imported name, at load time?, line) for every import statement of a module, wherever it is written
+    (with_cli: a fourth item says whether the import sits in the module's command line)."""
     tree = ast.parse((LIB / f"{module}.py").read_text())
     top = {id(node) for node in tree.body}
+    cli = _cli_functions(tree)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             if node.level == 1:  # from .x import y / from . import x
                 names = [node.module] if node.module else [a.name for a in node.names]
-                found += [(f"rmr1lib.{n.split('.')[0]}", id(node) in top, node.lineno) for n in names]
+                found += [(f"rmr1lib.{n.split('.')[0]}", id(node) in top, node.lineno, id(node) in cli)
+                          for n in names]
             elif node.level == 0:
-                found.append((node.module, id(node) in top, node.lineno))
+                found.append((node.module, id(node) in top, node.lineno, id(node) in cli))
         elif isinstance(node, ast.Import):
-            found += [(a.name, id(node) in top, node.lineno) for a in node.names]
-    return found
+            found += [(a.name, id(node) in top, node.lineno, id(node) in cli) for a in node.names]
+    return found if with_cli else [item[:3] for item in found]
 
 
 MODULES = sorted(p.stem for p in LIB.glob("*.py") if p.stem != "__init__")
@@ -56,6 +68,12 @@ def test_every_module_is_placed_in_the_architecture_note():
     assert set(table.values()) == set(LAYERS)
     assert sorted(m for m in MODULES if m not in table) == [], "place new modules in docs/architecture.md"
     assert sorted(m for m in table if m not in MODULES) == [], "the note lists modules that do not exist"
+
+
+def test_only_a_core_command_line_may_import_a_pipeline_module():
+    found = imports("prompts", with_cli=True)
+    to_data = [item for item in found if item[0] == "rmr1lib.data"]
+    assert to_data and all(not at_load and in_cli for _, at_load, _, in_cli in to_data)
 
 
 def test_the_import_scanner_sees_imports_inside_functions():
@@ -70,11 +88,13 @@ def test_imports_point_down_only(module):
     rank = {layer: i for i, layer in enumerate(LAYERS)}
     mine = table[module]
     bad = []
-    for name, at_load, line in imports(module):
+    for name, at_load, line, in_cli in imports(module, with_cli=True):
         root = name.split(".")[0]
         if root == "rmr1lib":
             target = name.split(".")[1]
             theirs = table.get(target)
+            if mine == "core" and in_cli and theirs == "pipeline":
+                continue  # a core module's command line may reach a pipeline module (e.g. to load from the hub)
             if theirs is None or rank[theirs] > rank[mine]:
                 bad.append(f"line {line}: imports {target} ({theirs}) from the {mine} layer")
             elif mine == "pipeline" and at_load and theirs != "core":

@@ -70,6 +70,9 @@ def test_missing_local_data_disk_and_api_key(tmp_path, monkeypatch):
     bad = {c.name: c for c in check_profile(prof, tmp_path) if not c.ok}
     (name,) = bad
     assert "distill.released_source" in name and "a .jsonl file" in bad[name].fix
+    prof = load_profile("rehearsal", {"judge.authors_source": "data/rehearsal/missing.jsonl"})
+    (authors,) = [c for c in check_profile(prof, tmp_path) if not c.ok]  # the authors' prompt is learned from it
+    assert "judge.authors_source" in authors.name and "does not exist" in authors.detail
     monkeypatch.delenv("RMR1_TEACHER_API_KEY", raising=False)
     api = [c for c in check_profile(load_profile("smoke", {"distill.teacher": "openai"}), tmp_path) if not c.ok]
     assert len(api) == 1 and "RMR1_TEACHER_API_KEY" in api[0].fix
@@ -81,3 +84,13 @@ def test_missing_local_data_disk_and_api_key(tmp_path, monkeypatch):
     disk = preflight.check_disk(load_profile("rehearsal"), tmp_path / "not" / "yet")
     assert not disk.ok and "RMR1_RUNS_ROOT" in disk.fix and "1.0 GiB free" in disk.detail
     assert preflight.check_disk(load_profile("smoke"), tmp_path).ok  # the tiny model's run fits
+
+
+def test_the_failure_message_gives_the_fix_and_what_was_found(tmp_path):
+    """Bug: the message gave only the fix, and a profile error's fix ('fix the profile value it names') then named
+    no value at all."""
+    prof = load_profile("smoke", {"model.name_or_path": "gguf:nothere.gguf"})
+    with pytest.raises(PreflightFailed) as info:
+        require(check_profile(prof, tmp_path), "smoke")
+    assert ("  - model and data sources: fix the profile value it names (found: model source 'gguf:nothere.gguf': "
+            "no GGUF file") in str(info.value)

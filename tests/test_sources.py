@@ -73,11 +73,47 @@ def test_released_sets_come_from_data_sources_dir(monkeypatch):
     way to use a local copy of the released RL set."""
     monkeypatch.chdir(NOTEBOOKS)
     mix = build_mix(load_profile("rehearsal"))
-    assert len(mix.train) + len(mix.heldout) == 16 and len(mix.heldout) == 6
+    assert len(mix.train) + len(mix.heldout) == 26 and len(mix.heldout) == 6
+    assert mix.report.label_leak["after_distill_rlvr"]["normalised"] == 5  # the multi-turn rows A wins, as released
     assert mix.report.origins["after_distill_rlvr"].endswith("data/rehearsal/after_distill_rlvr.jsonl")
     assert all(r["context_messages"][0]["role"] == "system" and r["conversation_a"] is None for r in mix.train)
     with pytest.raises(DataError, match="no after_distill_rlvr.jsonl or after_distill_rlvr.json"):
         build_mix(load_profile("rehearsal", {"data.sources_dir": "data"}))
+
+
+def test_the_authors_prompt_is_learned_where_the_profile_reads_released_rows(monkeypatch):
+    """The rehearsal uses kind authors, as single_gpu: the template is learned from the local copy of the released
+    RL set in data.sources_dir (from notebooks/ too), and its traces carry that same prompt. A profile that learns it
+    from the hub needs the hub (else the hub would be switched off before the template is learned)."""
+    from rmr1lib.data import authors_source_for, authors_template
+    from rmr1lib.prompts import render_pair
+
+    monkeypatch.chdir(NOTEBOOKS)
+    prof = load_profile("rehearsal")
+    source = authors_source_for(prof)
+    assert prof.judge.prompt_kind == "authors" and source.endswith("data/rehearsal/after_distill_rlvr.jsonl")
+    need = {n.setting: n for n in profile_sources(prof)}["judge.authors_source"]
+    assert need.kind == "local file" and need.location == source
+    template = authors_template(source, seed=prof.seed)
+    traces, _ = load_released_traces(prof.distill.released_source)
+    parsed = [template.parse(r["prompt"]) for r in traces]
+    assert len(traces) == 8 and None not in parsed
+    assert [template.messages(*pair) for pair in parsed] == [r["prompt"] for r in traces]
+    a = [{"role": "user", "content": "What is 6 x 7?"}, {"role": "assistant", "content": "42"}]
+    b = [{"role": "user", "content": "What is 6 x 7?"}, {"role": "assistant", "content": "41, roughly!"}]
+    assert template.messages(a, b)[1]["content"] == render_pair(a, b)  # nothing the rows share by chance is template
+    again = {"role": "user", "content": "Sure?"}
+    a, b = a + [again, {"role": "assistant", "content": "Yes"}], b + [again, {"role": "assistant", "content": "No"}]
+    assert template.messages(a, b)[1]["content"] == render_pair(a, b)  # the multi-turn layout is learned too
+    hub = load_profile("smoke", {"judge.prompt_kind": "authors"})
+    need = {n.setting: n for n in profile_sources(hub)}["judge.authors_source"]
+    assert (need.kind, need.location) == ("hub dataset", "gaotang/RM-R1-after-Distill-RLVR") and needs_hub(hub)
+    local = load_profile("smoke", {"judge.prompt_kind": "authors",
+                                   "judge.authors_source": "tests/fixtures/authors/instruct_rows.jsonl"})
+    assert not needs_hub(local)
+    with pytest.raises(ConfigError, match="judge.authors_source 'data/rehearsal/missing.jsonl'"):
+        authors_template(authors_source_for(load_profile("rehearsal", {"judge.authors_source":
+                                                                       "data/rehearsal/missing.jsonl"})))
 
 
 def test_what_each_profile_reads_and_whether_it_needs_the_hub(monkeypatch):

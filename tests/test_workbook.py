@@ -58,7 +58,10 @@ def test_configure_environment_keeps_user_values(monkeypatch):
     assert runtime.needs_hub(load_profile("rehearsal")) is False  # a packaged GGUF model, local files
     assert runtime.needs_hub(load_profile("smoke", {"model.family": "qwen2.5-instruct", "model.size": "7B",
                                                     "sft.learning_rate": 1e-5, "rl.learning_rate": 1e-6}))
-    assert runtime.needs_hub(load_profile("smoke", {"data.source": "released"}))
+    fixture = "tests/fixtures/authors/instruct_rows.jsonl"  # the prompt from a local file, the rows from the hub
+    assert runtime.needs_hub(load_profile("smoke", {"data.source": "released", "judge.prompt_kind": "authors",
+                                                    "judge.authors_source": fixture}))
+    assert runtime.needs_hub(load_profile("smoke", {"judge.prompt_kind": "authors"}))  # learned from the hub's rows
     assert runtime.needs_hub(load_profile("rehearsal", {"data.sources_dir": ""}))  # the released set from the hub
 
 
