@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from .errors import ConfigError, DataError
-from .files import iter_jsonl, repo_root
+from .files import iter_jsonl, local_path
 from .hubids import BENCHMARK_DATASETS, RMB_REPOSITORY
 from .prompts import ROLES
 from .scoring import BENCHMARKS, REWARDBENCH_SECTIONS, REWARDBENCH_SUBSETS, RMBENCH_DOMAINS, rmb_goal
@@ -106,12 +106,7 @@ class Comparison:
 
 def _resolve_path(source: str) -> Optional[Path]:
     """A local file or folder for `source` (as given, or relative to the workbook folder), else None."""
-    path = Path(source).expanduser()
-    if path.exists():
-        return path
-
-    candidate = repo_root() / source
-    return candidate if candidate.exists() else None
+    return local_path(source)
 
 
 def _records_from_json_file(path: Path) -> list[tuple[str, Any]]:

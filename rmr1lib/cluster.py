@@ -496,10 +496,13 @@ def vllm_distribution_alias(notes: Optional[list] = None) -> Iterator[Optional[s
         yield None
         return
     original = md.version
+    # the version vLLM itself derives for its CPU build: its platform detection, should it run inside this window
+    # (verl's check imports vllm), must still find "cpu" in it, or every later engine start in this process fails
+    answer = f"{cpu_version}+cpu"
 
     def version(name: str) -> str:
         if name == "vllm":
-            return cpu_version
+            return answer
         return original(name)
 
     if notes is not None:

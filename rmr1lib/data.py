@@ -43,12 +43,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Sequence
 
 from .errors import ConfigError, DataError, OfflineError
-from .files import content_hash, iter_jsonl
+from .files import content_hash, iter_jsonl, local_path
 from .parsing import parse_verdict
 from .hubids import RELEASED_DATASETS, SOURCE_DATASETS
 from .profiles import DataConfig, Profile
 from .authors import AuthorsTemplate, label_leak, learn_authors_template, normalise_label_leak
 from .prompts import AUTHORS_KIND, PLACEMENTS, ROLES, build_messages, check_prompt_kind, is_single_turn, validate_pair
+from .sources import authors_source, released_set_for
 
 __all__ = [
     "WINNERS", "PAIR_SOURCES", "RELEASED_SETS", "SKYWORK_CATEGORIES", "SKYWORK_DROPPED",
@@ -693,18 +694,6 @@ def _convert_released(name: str, record: Any, row: int) -> dict:
     return out
 
 
-def released_set_for(prompt_kind: str, choice: str = "auto", family: str = "") -> str:
-    """Which released RLVR set fits a prompt kind ('auto': reasoning_model -> reasoning_rlvr; authors: the
-    model family's, reasoning_rlvr for DeepSeek-distilled bases)."""
-    if choice != "auto":
-        if choice not in RELEASED_SETS:
-            raise ConfigError(f"unknown released set {choice!r}; choose one of auto, {', '.join(RELEASED_SETS)}")
-        return choice
-    kind = check_prompt_kind(prompt_kind)
-    reasoning = kind == "reasoning_model" or (kind == AUTHORS_KIND and family == "deepseek-r1-distill-qwen")
-    return "reasoning_rlvr" if reasoning else "after_distill_rlvr"
-
-
 def _fix_label_leak(rows: list[dict], normalise: bool, report: Optional[MixReport], name: str) -> list[dict]:
     """Count the misspelt side name (a label leak) in released rows; with `normalise`, write the right spelling."""
     leak = label_leak(rows)
@@ -752,17 +741,14 @@ def load_released(name: str, records: Any = None, *, origin: str = "", skip_bad_
 # ----------------------------------------------------------------------------------------------------------
 def authors_source_for(profile: Profile) -> str:
     """Where a profile's `authors` prompt is learned from: judge.authors_source, 'auto' = the released RL set of
-    the model family (a released set name or a local .jsonl/.json file)."""
-    source = profile.judge.authors_source
-    if source == "auto":
-        return released_set_for(AUTHORS_KIND, "auto", profile.model.family)
-    return source
+    the model family; a released set name, or a local .jsonl/.json file (a set's copy in data.sources_dir too)."""
+    return authors_source(profile)
 
 
 def authors_template(source: str, *, seed: int = 0, records: Any = None) -> AuthorsTemplate:
     """Learn the authors' prompt from a released set (name, loaded from the hub) or a local .jsonl/.json file."""
     if records is None and source not in RELEASED_SETS:
-        path = Path(source).expanduser()
+        path = local_path(source) or Path(source).expanduser()  # relative: from the workbook folder too
         if path.suffix not in (".jsonl", ".json") or not path.is_file():
             raise ConfigError(f"judge.authors_source {source!r}: expected auto, a released set "
                               f"({', '.join(RELEASED_SETS)}) or an existing .jsonl/.json file of released rows")
@@ -817,18 +803,23 @@ def synthetic_records(n: int, seed: int, kinds: Sequence[str], multi_turn_fracti
     return make_pairs(n, seed=seed, kinds=tuple(kinds), multi_turn_fraction=multi_turn_fraction)
 
 
+def _local_copy(name: str, sources_dir: str, hub_id: str) -> tuple[list, str]:
+    """Records of <name>.jsonl (or .json) in data.sources_dir (relative: from the workbook folder too)."""
+    folder = local_path(sources_dir) or Path(sources_dir).expanduser()
+    for suffix in (".jsonl", ".json"):
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            return list(read_source_file(path)), str(path)
+    raise DataError(f"data.sources_dir {folder}: no {name}.jsonl or {name}.json (local copy of {hub_id})")
+
+
 def _source_records(name: str, data: DataConfig, given: Optional[Mapping[str, Iterable[Any]]]) -> tuple[Iterable, str]:
     """Records of one pair source: given in memory, from data.sources_dir, or from the hub."""
     spec = PAIR_SOURCES[name]
     if given is not None and name in given:
         return given[name], f"{name} (records given in memory)"
     if getattr(data, "sources_dir", ""):
-        folder = Path(data.sources_dir).expanduser()
-        for suffix in (".jsonl", ".json"):
-            path = folder / f"{name}{suffix}"
-            if path.is_file():
-                return list(read_source_file(path)), str(path)
-        raise DataError(f"data.sources_dir {folder}: no {name}.jsonl or {name}.json (local copy of {spec.hub_id})")
+        return _local_copy(name, data.sources_dir, spec.hub_id)
     return hub_records(spec.hub_id), spec.hub_id
 
 
@@ -867,6 +858,8 @@ def build_mix(profile: Profile, tokens: Optional[TokenCounting] = None, *,
             raise ConfigError("data.released_set: distill_sft holds SFT traces, not RL pairs; use an RLVR set")
         given = (records or {}).get(name)
         origin = f"{name} (records given in memory)" if given is not None else RELEASED_SETS[name].hub_id
+        if given is None and data.sources_dir:  # a local copy, as for the paper's sources
+            given, origin = _local_copy(name, data.sources_dir, RELEASED_SETS[name].hub_id)
         report.origins[name] = origin
         rows = load_released(name, given, origin=origin, skip_bad_rows=skip, report=report,
                              normalise_leak=data.normalise_label_leak)

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .errors import ConfigError, DataError, RmR1Error
-from .files import AppendLog, content_hash
+from .files import AppendLog, content_hash, local_path
 from .hubids import RELEASED_DATASETS
 from .parsing import parse_verdict
 from .profiles import Profile
@@ -662,7 +662,7 @@ def load_released_traces(source: str = RELEASED_DATASET, limit: int = 0,
     """
     from .data import MixReport, RELEASED_SETS, hub_records, load_released
 
-    path = Path(source).expanduser()
+    path = local_path(source) or Path(source).expanduser()  # relative: from here or from the workbook folder
     if path.suffix in (".jsonl", ".json") and path.is_file():
         given: Any = path
     elif path.suffix:

@@ -9,6 +9,8 @@
                                    resumed job skips what is done and redoes only the interrupted record
     content_hash                   a short stable hash of any JSON value (identifies data, jobs, settings)
     model_fingerprint              a short hash of a model folder's config and weights (which judge made a row)
+    file_sha256                    the full hash of one file (a GGUF model a package ships)
+    local_path                     a path from a profile, found the same from the top folder and from notebooks/
 
 Pure core: standard library only.
 """
@@ -32,6 +34,24 @@ PathLike = Union[str, Path]
 def repo_root() -> Path:
     """The workbook's top folder (the parent of the rmr1lib package)."""
     return Path(__file__).resolve().parent.parent
+
+
+def local_path(text: PathLike) -> Optional[Path]:
+    """An existing local file or folder for `text`: as given (from the current folder), else relative to the
+    workbook's top folder; None when neither exists (it may then be a hub name).
+
+    The runner runs at the top folder and a notebook in notebooks/, so a relative path in a profile means the
+    same in both only through this lookup.
+    """
+    if not str(text).strip():
+        return None
+    path = Path(text).expanduser()
+    if path.exists():
+        return path
+    if path.is_absolute():
+        return None
+    candidate = repo_root() / path
+    return candidate if candidate.exists() else None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -220,3 +240,12 @@ def model_fingerprint(model: str) -> str:
                 fh.seek(size - chunk)
                 digest.update(fh.read(chunk))
     return "sha256:" + digest.hexdigest()[:16]
+
+
+def file_sha256(path: PathLike) -> str:
+    """The full SHA-256 of a file's bytes, as hex (what a downloaded or shipped file is identified by)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -25,7 +25,7 @@ from .hubids import BASE_MODELS, BENCHMARK_DATASETS, RELEASED_DATASETS, RMB_REPO
 from .prompts import ALL_PROMPT_KINDS, AUTHORS_KIND, PLACEMENTS, PROMPT_KINDS
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
-BUILTIN_PROFILES = ("smoke", "single_gpu", "cluster")
+BUILTIN_PROFILES = ("smoke", "rehearsal", "single_gpu", "cluster")
 TRAINING_MODES = ("full", "lora", "qlora")
 #: How the judge is trained: distillation SFT then RL (Qwen2.5-Instruct judges), or RL only (DeepSeek-distilled).
 RECIPES = ("distill_then_rl", "rl_only")
@@ -66,9 +66,12 @@ class TinyModelConfig:
 class ModelConfig:
     """Which base model the judge starts from."""
 
-    family: str = _f("tiny", "model family", choices=("tiny", "qwen2.5-instruct", "deepseek-r1-distill-qwen"))
-    size: str = _f("tiny", "parameter count", choices=("tiny", "0.5B", "1.5B", "3B", "7B", "14B", "32B"))
-    name_or_path: str = _f("auto", "hub name or local directory; 'auto' derives it from family and size")
+    family: str = _f("tiny", "model family ('other': any causal LM named in name_or_path, e.g. the rehearsal's "
+                     "SmolLM2)", choices=("tiny", "qwen2.5-instruct", "deepseek-r1-distill-qwen", "other"))
+    size: str = _f("tiny", "parameter count ('other': a size without paper values or a memory-planner shape)",
+                   choices=("tiny", "0.5B", "1.5B", "3B", "7B", "14B", "32B", "other"))
+    name_or_path: str = _f("auto", "local folder, hub name, gguf:FILE, gguf:PACKAGE/FILE or pkg:PACKAGE "
+                           "(rmr1lib.sources); 'auto' derives it from family and size")
     dtype: str = _f("float32", "weights dtype", choices=("float32", "bfloat16", "float16"))
     trust_remote_code: bool = _f(False, "run model code shipped with a checkpoint (never needed for Qwen2)")
     recipe: str = _f("auto", "training stages: 'auto' = rl_only for DeepSeek-distilled bases (the paper gives them "
@@ -96,7 +99,8 @@ class DataConfig:
                          ge=0)
     code_shuffle_seed: int = _f(42, "build_from_sources: seed of the Code-Preference-Pairs shuffle (paper: 42)",
                                 ge=0)
-    sources_dir: str = _f("", "build_from_sources: folder with local <source>.jsonl copies instead of the hub")
+    sources_dir: str = _f("", "folder with local copies instead of the hub: <source>.jsonl for build_from_sources, "
+                          "<released set>.jsonl (e.g. after_distill_rlvr.jsonl) for released")
     released_set: str = _f("auto", "released: RLVR set; 'auto' picks by judge.prompt_kind (authors: by model family)",
                            choices=("auto", "after_distill_rlvr", "reasoning_rlvr"))
     normalise_label_leak: bool = _f(True, "released sets: write 'Chatbot B' where the multi-turn rows misspell it "
@@ -282,6 +286,8 @@ class EvalConfig:
     rmbench_source: str = _f(BENCHMARK_DATASETS["rm-bench"], "real data: hub name or local total_dataset.json")
     rmb_source: str = _f("", f"real data: local RMB_dataset folder of a clone of {RMB_REPOSITORY}")
     paper_model: str = _f("auto", "paper model for 'paper vs this run' ('auto': the checkpoint's own, else same base)")
+    zero_shot_items: int = _f(0, "pairs (02) and comparisons (06) the untrained base model judges in both orders "
+                              "before any training, next to the untrained tiny judge (0 = skip the section)", ge=0)
 
 
 @dataclass
@@ -455,6 +461,9 @@ def _check_consistency(p: Profile) -> None:
         raise ConfigError(f"model.size: {p.model.size!r} does not fit model.family 'tiny' (use size 'tiny')")
     if p.model.family != "tiny" and p.model.size == "tiny":
         raise ConfigError(f"model.size: 'tiny' only fits model.family 'tiny', not {p.model.family!r}")
+    if p.model.family == "other" and p.model.name_or_path == "auto":
+        raise ConfigError("model.name_or_path: 'auto' needs a paper model family; with model.family 'other' name "
+                          "the model (a folder, a hub name, gguf:FILE or pkg:PACKAGE)")
     t = p.model.tiny
     if t.hidden_size % t.num_heads or t.num_heads % t.num_kv_heads:
         raise ConfigError(

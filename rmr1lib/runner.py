@@ -3,6 +3,12 @@
     python -m rmr1lib.runner --profile smoke                 # a new run, named by the UTC time
     python -m rmr1lib.runner --profile smoke --resume        # continue the latest run from where it stopped
     python -m rmr1lib.runner --set sft.max_steps=20 --only 03_distillation --run-name try1
+    python -m rmr1lib.runner --profile single_gpu --check    # only the pre-flight: can this machine run it?
+
+Before the first notebook the pre-flight (rmr1lib.preflight) checks in seconds that the machine can run the
+profile: a CUDA GPU when the profile's device is cuda, the engines' packages, every model and data set (local,
+packaged, cached or reachable on the hub) and the free disk; a failure lists each problem with what to do, and no
+run folder is created.
 
 The runner stops at the first failure, naming the notebook and the cell, keeps the partly executed notebook
 as <name>.failed.ipynb in the run, and can resume from the notebook that failed. Each finished notebook is
@@ -34,6 +40,7 @@ from .errors import RmR1Error
 from .profiles import load_profile, parse_overrides
 from .progress import PROGRESS_ENV, format_duration
 from .files import repo_root
+from .preflight import check_profile, report_lines, require
 from .runs import Run, latest_run, now_iso, open_profile_run
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
@@ -276,22 +283,31 @@ def run_workbook(
     notebooks: Optional[Path] = None,
     progress: Optional[bool] = None,
     log: Optional[Callable[[str], None]] = None,
+    preflight: bool = True,
 ) -> Run:
     """Execute the workbook's notebooks in order for a profile; return the Run.
 
     `progress` (default: on) reports the running cell of each notebook: a self-updating line when stderr is a
-    terminal, heartbeat lines through `log` otherwise.
+    terminal, heartbeat lines through `log` otherwise. `preflight` (default: on) checks the machine first and
+    raises PreflightFailed, before any run folder exists, when the profile cannot run here.
     """
     log = log or (lambda message: print(message, flush=True))
     overrides = parse_overrides(overrides)
     prof = load_profile(profile, overrides)  # fail at once on a bad profile, before any kernel starts
     if seed is not None:
         prof.seed = seed
-    runtime.configure_environment(
-        offline=not runtime.needs_hub(prof.model.family, prof.data.source), threads=prof.torch_threads
-    )
+    runtime.configure_environment(offline=not runtime.needs_hub(prof), threads=prof.torch_threads)
     # everything that can be wrong with the request is checked before a run folder is created or picked
     chosen = select_notebooks(discover_notebooks(notebooks), only, start)
+    checks = []
+    if preflight:
+        t0 = time.time()
+        checks = check_profile(prof)
+        log(f"pre-flight of profile {prof.name!r}: {sum(c.ok for c in checks)} of {len(checks)} checks passed "
+            f"({time.time() - t0:.1f} s)")
+        for line in report_lines(checks):
+            log(line)
+        require(checks, prof.name)
     if resume and run_name is None:
         found = latest_run(prof.name)
         if found is None:
@@ -299,6 +315,8 @@ def run_workbook(
         run_name = found.name
     run_name = run_name or _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     run = open_profile_run(prof, run_name, overrides=overrides, who="--resume" if resume else "")
+    if checks:
+        run.update(preflight=[c.as_row() for c in checks])
     manifest = run.manifest()
     done = {k for k, v in manifest.get("notebooks", {}).items() if v.get("status") == "done"}
     params = {"profile": str(profile), "overrides": overrides, "run_name": run.name}
@@ -327,6 +345,20 @@ def run_workbook(
     return run
 
 
+def preflight_only(profile: str, overrides: Optional[Sequence[str]] = None,
+                   log: Callable[[str], None] = print) -> int:
+    """The pre-flight alone: print every check; 0 when the profile can run here (else PreflightFailed)."""
+    prof = load_profile(profile, parse_overrides(overrides))
+    runtime.configure_environment(offline=not runtime.needs_hub(prof), threads=prof.torch_threads)
+    checks = check_profile(prof)
+    log(f"pre-flight of profile {prof.name!r}:")
+    for line in report_lines(checks):
+        log(line)
+    require(checks, prof.name)
+    log("all checks passed")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m rmr1lib.runner", description=__doc__.split("\n\n")[0])
@@ -339,10 +371,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated notebooks (names or NN prefixes)")
     parser.add_argument("--from", dest="start", default=None, help="start at this notebook")
     parser.add_argument("--seed", type=int, default=None, help="override the profile's seed")
+    parser.add_argument("--check", action="store_true", help="run only the pre-flight checks, then stop")
+    parser.add_argument("--skip-preflight", action="store_true", help="start the notebooks without the checks")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     try:
-        run_workbook(args.profile, args.overrides, args.run_name, args.resume, only, args.start, args.seed)
+        if args.check:
+            return preflight_only(args.profile, args.overrides)
+        run_workbook(args.profile, args.overrides, args.run_name, args.resume, only, args.start, args.seed,
+                     preflight=not args.skip_preflight)
     except RmR1Error as exc:
         print(f"\nrmr1 workbook: {exc}", file=sys.stderr)
         if isinstance(exc, NotebookFailed):

@@ -72,15 +72,15 @@ def set_seed(seed: int) -> None:
         pass
 
 
-def needs_hub(model_family: str, data_source: str) -> bool:
-    """Whether a profile with this model family and data source downloads anything from the hub."""
-    return model_family != "tiny" or data_source != "synthetic"
+def needs_hub(profile: "Profile") -> bool:
+    """Whether anything the profile reads (model, data, traces, benchmarks) comes from the hub (rmr1lib.sources)."""
+    from .sources import needs_hub as profile_needs_hub
+
+    return profile_needs_hub(profile)
 
 
 def setup(profile: "Profile", seed: Optional[int] = None) -> None:
-    """Apply a profile's runtime settings: environment, torch threads, and the seed."""
-    configure_environment(
-        offline=not needs_hub(profile.model.family, profile.data.source), threads=profile.torch_threads
-    )
+    """Apply a profile's runtime settings: environment (the hub off when nothing comes from it), threads, the seed."""
+    configure_environment(offline=not needs_hub(profile), threads=profile.torch_threads)
     configure_torch(profile.torch_threads)
     set_seed(profile.seed if seed is None else seed)

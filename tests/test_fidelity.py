@@ -92,6 +92,19 @@ def test_distillation_with_the_authors_prompt_writes_its_output_format(tmp_path)
     assert all(parse_trace(r["completion"][0]["content"]).complete for r in records)  # the CoR format it asks for
 
 
+def test_the_oracle_trace_of_kind_authors_has_the_format_its_prompt_asks_for():
+    """Bug found by the rehearsal (kind authors): notebook 00's oracle_trace(row, prompt_kind) refused 'authors'."""
+    from rmr1lib.synthetic import make_pairs, oracle_trace
+
+    row = make_pairs(4, seed=2)[0]
+    use_authors_template(learn_authors_template(read_jsonl(AUTHORS_ROWS)))  # instruct rows: a system message
+    assert oracle_trace(row, "authors") == oracle_trace(row, "instruct_cor")
+    use_authors_template(learn_authors_template(read_jsonl(AUTHORS_ROWS.with_name("reasoning_rows.jsonl"))))
+    assert oracle_trace(row, "authors") == oracle_trace(row, "reasoning_model") != oracle_trace(row, "instruct_cor")
+    with pytest.raises(ConfigError, match="unknown prompt_kind 'nope'"):
+        oracle_trace(row, "nope")
+
+
 def test_our_own_kinds_are_recorded_too():
     from rmr1lib.workbook import start_notebook
 
@@ -175,6 +188,7 @@ def test_rl_only_recipe_skips_distillation_and_starts_rl_from_the_base(runs_root
     nb.cells = [nbformat.v4.new_code_cell("raise ValueError('03 must not run')")]
     nbformat.write(nb, folder / "03_distillation.ipynb")
     lines = []
+    (tmp_path / "base").mkdir()  # a stand-in base model folder (the pre-flight checks it is there; nothing loads it)
     run = run_workbook("smoke", rl_only, run_name="g", notebooks=folder, progress=False, log=lines.append)
     entry = run.manifest()["notebooks"]["03_distillation"]
     assert entry["status"] == "skipped" and "rl_only" in entry["reason"]

@@ -10,6 +10,7 @@ from rmr1lib.envcheck import environment_report
 from rmr1lib.errors import ConfigError, OfflineError, RmR1Error
 from rmr1lib.figures import pipeline_figure
 from rmr1lib.hub import resolve_model
+from rmr1lib.profiles import load_profile
 from rmr1lib.workbook import (base_model_path, grpo_start_model, judge_to_evaluate, latest_judge, load_pairs,
                               start_notebook)
 
@@ -53,8 +54,15 @@ def test_configure_environment_keeps_user_values(monkeypatch):
     applied = runtime.configure_environment(offline=False, threads=1)
     assert applied["OMP_NUM_THREADS"] == "3" and "HF_HUB_OFFLINE" not in applied
     assert runtime.configure_environment(offline=True)["HF_HUB_OFFLINE"] == "1"
-    assert runtime.needs_hub("tiny", "synthetic") is False
-    assert runtime.needs_hub("qwen2.5-instruct", "synthetic") and runtime.needs_hub("tiny", "released")
+    assert runtime.needs_hub(load_profile("smoke")) is False
+    assert runtime.needs_hub(load_profile("rehearsal")) is False  # a packaged GGUF model, local files
+    assert runtime.needs_hub(load_profile("smoke", {"model.family": "qwen2.5-instruct", "model.size": "7B",
+                                                    "sft.learning_rate": 1e-5, "rl.learning_rate": 1e-6}))
+    fixture = "tests/fixtures/authors/instruct_rows.jsonl"  # the prompt from a local file, the rows from the hub
+    assert runtime.needs_hub(load_profile("smoke", {"data.source": "released", "judge.prompt_kind": "authors",
+                                                    "judge.authors_source": fixture}))
+    assert runtime.needs_hub(load_profile("smoke", {"judge.prompt_kind": "authors"}))  # learned from the hub's rows
+    assert runtime.needs_hub(load_profile("rehearsal", {"data.sources_dir": ""}))  # the released set from the hub
 
 
 def test_resolve_model_offline_fails_fast_with_advice(tmp_path, monkeypatch):
