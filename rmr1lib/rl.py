@@ -529,8 +529,12 @@ CURVES = (
 )
 
 
-def plot_grpo_curves(rows: Sequence[dict]):
-    """A 2x3 seaborn figure of the step log: reward, spread, zero-spread groups, length, KL, held-out accuracy."""
+def plot_grpo_curves(rows: Sequence[dict], rolling: int = 5):
+    """A 2x3 seaborn figure of the step log: reward, spread, zero-spread groups, length, KL, held-out accuracy.
+
+    Panels with enough steps carry a labelled rolling mean over `rolling` steps. The held-out panel draws both
+    verdict rules; where they give the same numbers it draws one line and says so, instead of hiding one.
+    """
     import matplotlib.pyplot as plt
     import pandas as pd
     from matplotlib.ticker import MaxNLocator
@@ -540,19 +544,14 @@ def plot_grpo_curves(rows: Sequence[dict]):
         raise DataError("plot_grpo_curves: the step log is empty (did training run any step?)")
     frame = pd.DataFrame(rows)
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.8))
+    smoothed = False
     for ax, (key, title) in zip(axes.flat, CURVES):
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=12)
         ax.set_xlabel("optimizer step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if key == f"{HELDOUT_PREFIX}accuracy_strict":
-            for rule, style in (("strict", "o-"), ("lenient", "s--")):
-                col = f"{HELDOUT_PREFIX}accuracy_{rule}"
-                if col in frame:
-                    part = frame[["step", col]].dropna()
-                    ax.plot(part["step"], part[col], style, label=f"{rule} rule")
-            ax.set_ylim(-0.02, 1.02)
-            ax.legend(fontsize=8)
+            _plot_heldout_rules(ax, frame)
             continue
         if key not in frame or frame[key].dropna().empty:
             ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
@@ -560,10 +559,38 @@ def plot_grpo_curves(rows: Sequence[dict]):
         part = frame[["step", key]].dropna()
         sns.lineplot(data=part, x="step", y=key, ax=ax, marker="o", markersize=3)
         if len(part) >= 6:  # a rolling mean shows the trend through the per-step noise
-            ax.plot(part["step"], part[key].rolling(5, min_periods=1).mean(), color="black", lw=1, alpha=0.6)
+            ax.plot(part["step"], part[key].rolling(rolling, min_periods=1).mean(), color="black", lw=1.2,
+                    alpha=0.7, label=f"rolling mean ({rolling} steps)")
+            smoothed = True
         ax.set_ylabel("")
+    heading = "GRPO per optimizer step"
+    if smoothed:
+        heading += f"; black line: rolling mean over {rolling} steps"
+    fig.suptitle(heading, fontsize=12)
     fig.tight_layout()
     return fig
+
+
+def _plot_heldout_rules(ax, frame) -> None:
+    """Held-out accuracy under both verdict rules: two lines, or one labelled 'strict = lenient' if identical."""
+    cols = {rule: f"{HELDOUT_PREFIX}accuracy_{rule}" for rule in ("strict", "lenient")}
+    parts = {rule: frame[["step", col]].dropna() for rule, col in cols.items() if col in frame}
+    parts = {rule: part for rule, part in parts.items() if not part.empty}
+    same = (len(parts) == 2 and parts["strict"]["step"].tolist() == parts["lenient"]["step"].tolist()
+            and parts["strict"][cols["strict"]].tolist() == parts["lenient"][cols["lenient"]].tolist())
+    if same:
+        part = parts["strict"]
+        ax.plot(part["step"], part[cols["strict"]], "o-", label="strict = lenient rule (identical here)")
+    else:
+        for rule, style in (("strict", "o-"), ("lenient", "s--")):
+            if rule in parts:
+                ax.plot(parts[rule]["step"], parts[rule][cols[rule]], style, label=f"{rule} rule")
+    if not parts:
+        ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
+    ax.axhline(0.5, color="grey", lw=1, ls=":", label="coin flip (0.5)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("")
+    ax.legend(fontsize=9, loc="best")
 
 
 def memory_note(profile: Profile) -> Optional[dict]:
