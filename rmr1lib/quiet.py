@@ -1,11 +1,12 @@
 """Known harmless messages, silenced where they arise, and progress bars that suit where the code runs.
 
-Starting vLLM on a CPU prints three messages that look alarming in red and mean nothing for this workbook:
+Starting vLLM or loading bitsandbytes on a CPU prints messages that look alarming in red and mean nothing here:
 
 * torch's "Triton not available" (Triton compiles GPU kernels; a CPU machine has no use for it),
 * vLLM's FutureWarning that `torch.distributed.reduce_op` is deprecated (vLLM inspecting torch's attributes),
 * the CPU worker's "NUMA binding: Using MEMBIND policy" (it keeps the engine's memory on the machine's one
-  memory node, which is what we want).
+  memory node, which is what we want),
+* bitsandbytes' "Failed to load CPU gemm_4bit_forward from kernels-community" (an optional kernel from the hub).
 
 `HARMLESS` lists them with what each means; notebook 00 shows that table once. Python-level warnings and log
 records are filtered by exact message (`quiet_known_warnings`); the NUMA line comes from C++ straight onto file
@@ -39,27 +40,37 @@ HARMLESS = (
      "vLLM looks at every attribute of torch.distributed when it loads; nothing here uses the old name"),
     ("vLLM CPU worker (C++)", "NUMA binding: Using MEMBIND policy for memory allocation on the NUMA nodes (0)",
      "the engine keeps its memory on the machine's memory node, which is the right choice on one socket"),
+    ("bitsandbytes (logger)", "Failed to load CPU gemm_4bit_forward from kernels-community",
+     "an optional faster 4-bit CPU kernel is fetched from the hub by the `kernels` package, deliberately not "
+     "installed; bitsandbytes uses its own kernel instead"),
 )
 
 _FUTURE_REDUCE_OP = r"`torch\.distributed\.reduce_op` is deprecated"
-_TRITON_LOGGER = "torch._library.triton"
+#: logger name -> the start of the one record dropped from it
+LOG_NOTICES = {"torch._library.triton": "Triton not available",
+               "bitsandbytes.backends.cpu.ops": "Failed to load CPU gemm_4bit_forward from kernels-community"}
 #: lines written by native code to stderr that `filtered_native_stderr` drops
 NATIVE_PATTERNS = (re.compile(r"Warning: NUMA binding: Using MEMBIND policy"),)
 
 
-class _DropTritonNotice(logging.Filter):
-    """Drops torch's 'Triton not available' record and nothing else."""
+class _DropNotice(logging.Filter):
+    """Drops the log records whose message starts with `prefix`, and nothing else."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Triton not available")
+        return not str(record.msg).startswith(self.prefix)
 
 
 def quiet_known_warnings() -> None:
     """Silence the Python-level harmless messages of `HARMLESS` (idempotent; other warnings are untouched)."""
     warnings.filterwarnings("ignore", message=_FUTURE_REDUCE_OP, category=FutureWarning)
-    logger = logging.getLogger(_TRITON_LOGGER)
-    if not any(isinstance(f, _DropTritonNotice) for f in logger.filters):
-        logger.addFilter(_DropTritonNotice())
+    for name, prefix in LOG_NOTICES.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropNotice) for f in logger.filters):
+            logger.addFilter(_DropNotice(prefix))
 
 
 def drop_harmless_lines(text: str, patterns: Sequence[re.Pattern] = NATIVE_PATTERNS) -> str:

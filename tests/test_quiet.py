@@ -34,6 +34,15 @@ def test_the_triton_notice_is_dropped_and_other_records_of_that_logger_are_kept(
     assert [r.getMessage() for r in caplog.records] == ["something else went wrong"]
 
 
+def test_the_bitsandbytes_kernel_notice_is_dropped(caplog):
+    quiet_known_warnings()
+    logger = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    with caplog.at_level(logging.WARNING, logger=logger.name):
+        logger.warning("Failed to load CPU gemm_4bit_forward from kernels-community: %s. Please ...", "no kernels")
+        logger.warning("Failed to load something else")
+    assert [r.getMessage() for r in caplog.records] == ["Failed to load something else"]
+
+
 def test_drop_harmless_lines_keeps_everything_else():
     text = ("[W1127 19:37:12.9 utils.cpp:68] Warning: NUMA binding: Using MEMBIND policy for memory allocation on "
             "the NUMA nodes (0). (function init_cpu_memory_env)\nreal error\nlast line without newline")
@@ -69,5 +78,5 @@ def test_library_bars_follow_the_progress_mode(monkeypatch):
 
 def test_every_harmless_message_is_explained():
     rows = harmless_table()
-    assert len(rows) == len(HARMLESS) == 3
+    assert len(rows) == len(HARMLESS) == 4
     assert all(row["why it is harmless here"] and row["message"] for row in rows)
