@@ -1,0 +1,34 @@
+"""What notebooks print: no float noise, texts shortened at a word, never mid-word without a mark."""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from rmr1lib.display import shorten, tidy, tidy_frame
+
+
+def test_tidy_removes_float_noise_recursively_and_keeps_other_values():
+    assert tidy({"a": 16.0, "b": 8.505471269289652, "c": [1.0, np.float64(2.5), np.int64(3)], "d": True,
+                 "e": None, "f": "x"}) == {"a": 16, "b": 8.505, "c": [1, 2.5, 3], "d": True, "e": None, "f": "x"}
+    assert type(tidy(np.float64(2.0))) is int and type(tidy(np.float64(2.25))) is float
+    assert tidy((0.1 + 0.2,)) == (0.3,)
+    assert math.isnan(tidy(float("nan")))
+
+
+def test_tidy_frame_prints_whole_numbers_as_integers():
+    metrics = pd.DataFrame({"before": {"n": 32, "accuracy": 0.28125, "mean_chars": 46.0},
+                            "after": {"n": 32, "accuracy": 0.5, "mean_chars": 8.505471269289652}})
+    text = tidy_frame(metrics).to_string()
+    assert "32.0" not in text and "46.0" not in text and "8.505471" not in text
+    assert "0.281" in text and "8.505" in text
+    assert tidy_frame(metrics["before"]).to_string().split() == ["n", "32", "accuracy", "0.281", "mean_chars", "46"]
+
+
+def test_shorten_cuts_at_a_word_and_marks_the_cut():
+    assert shorten("short text") == "short text"
+    assert shorten("a  b\n c") == "a b c"
+    long = "the quick brown fox jumps over the lazy dog " * 5
+    cut = shorten(long, 30)
+    assert len(cut) <= 30 and cut.endswith("…") and long.startswith(cut[:-1])
+    assert not cut[:-1].endswith(" ")
