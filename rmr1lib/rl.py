@@ -403,6 +403,32 @@ def heldout_before_after(rows: Sequence[dict]) -> dict:
             "after": {"step": evaluated[-1]["step"], **strip(evaluated[-1])}}
 
 
+def describe_heldout_change(change: dict, heldout_total: int, rule: str = "strict") -> str:
+    """Sentences on `heldout_before_after`: which pairs were judged, what one pair is worth, and how many more
+    (or fewer) pairs the judge got right between the first and the last evaluation."""
+    from .judging import accuracy_against_chance
+
+    if not change:
+        return "The held-out pairs were not evaluated in this run (rl.eval_steps)."
+    before, after = change["before"], change["after"]
+    n = int(after.get("n") or before.get("n") or 0)
+    if n <= 0:
+        return "The held-out evaluation judged no pairs."
+    which = (f"all {n} held-out pairs" if n >= heldout_total else
+             f"the first {n} of the {heldout_total} held-out pairs (rl.eval_max_pairs), so the starting accuracy "
+             f"need not equal the one measured on all of them in notebook 03")
+    key = f"accuracy_{rule}"
+    right0, right1 = round(before[key] * n), round(after[key] * n)
+    moved = right1 - right0
+    how = ("the same number of pairs right" if moved == 0 else
+           f"{abs(moved)} {'more' if moved > 0 else 'fewer'} pair{'s' if abs(moved) != 1 else ''} right")
+    return (f"Held-out here means {which}; one pair is {100 / n:.1f} accuracy points. From step {before['step']} "
+            f"to step {after['step']} the {rule}-rule accuracy went from {before[key]:.3f} to {after[key]:.3f}, "
+            f"{how} ({right0} -> {right1} of {n}); readable verdicts went from "
+            f"{round(before[f'parse_rate_{rule}'] * n)} to {round(after[f'parse_rate_{rule}'] * n)}. "
+            f"The final accuracy {accuracy_against_chance(after[key], n)}.")
+
+
 # ----------------------------------------------------------------------------------------------------------
 # the run
 # ----------------------------------------------------------------------------------------------------------

@@ -92,3 +92,19 @@ def test_describe_rule_failures_counts_rows_both_ways():
     text = describe_rule_failures(mixed)
     assert text.startswith("Over 20 judgements the strict rule finds no verdict in 7 and the lenient rule in 3")
     assert "more often in 1, less often in 0 and equally often in 1 of the 2 rows" in text
+
+
+def test_describe_heldout_change_counts_pairs_and_names_the_subset():
+    from rmr1lib.rl import describe_heldout_change
+
+    change = {"before": {"step": 0, "n": 16, "accuracy_strict": 0.375, "parse_rate_strict": 0.75},
+              "after": {"step": 12, "n": 16, "accuracy_strict": 0.4375, "parse_rate_strict": 0.8125}}
+    text = describe_heldout_change(change, heldout_total=32)
+    assert text.startswith("Held-out here means the first 16 of the 32 held-out pairs (rl.eval_max_pairs)")
+    assert "one pair is 6.2 accuracy points" in text
+    assert "from 0.375 to 0.438, 1 more pair right (6 -> 7 of 16)" in text
+    assert "readable verdicts went from 12 to 13" in text and "inside the 95% coin-flip band for 16 pairs" in text
+    change["after"].update(accuracy_strict=0.25)
+    assert "2 fewer pairs right" in describe_heldout_change(change, heldout_total=16)
+    assert "all 16 held-out pairs" in describe_heldout_change(change, heldout_total=16)
+    assert "not evaluated" in describe_heldout_change({}, heldout_total=16)
