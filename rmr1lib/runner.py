@@ -39,7 +39,8 @@ from .runs import Run, latest_run, now_iso, open_profile_run
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 KERNEL = "python3"
 #: for the kernels the runner starts: no library progress bars (papermill saves a widget as its first frame)
-KERNEL_QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+KERNEL_QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
 
 
 def notebooks_dir() -> Path:
