@@ -9,7 +9,8 @@ from typing import Any
 
 
 def tidy(value: Any, digits: int = 3) -> Any:
-    """`value` with float noise removed, recursively: 16.0 -> 16, 8.505471269289652 -> 8.505 (other types kept)."""
+    """`value` with float noise removed, recursively: 16.0 -> 16, 8.505471269289652 -> 8.505, 1e-06 stays 1e-06
+    (below 0.1 a number keeps `digits` significant digits; other types are kept)."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float):
@@ -18,6 +19,8 @@ def tidy(value: Any, digits: int = 3) -> Any:
             return value
         if value.is_integer():
             return int(value)
+        if abs(value) < 0.1:  # small numbers (learning rates, KL) keep `digits` significant digits
+            return float(f"{value:.{digits}g}")
         return round(value, digits)
     if isinstance(value, dict):
         return {k: tidy(v, digits) for k, v in value.items()}

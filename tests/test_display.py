@@ -13,6 +13,7 @@ def test_tidy_removes_float_noise_recursively_and_keeps_other_values():
                  "e": None, "f": "x"}) == {"a": 16, "b": 8.505, "c": [1, 2.5, 3], "d": True, "e": None, "f": "x"}
     assert type(tidy(np.float64(2.0))) is int and type(tidy(np.float64(2.25))) is float
     assert tidy((0.1 + 0.2,)) == (0.3,)
+    assert tidy(1e-06) == 1e-06 and tidy(7.551234e-05) == 7.55e-05 and tidy(0.0625) == 0.0625  # never rounded to 0
     assert math.isnan(tidy(float("nan")))
 
 
