@@ -285,7 +285,7 @@ def paper_comparison_figure(rows: list, title: Optional[str] = None):
         ax.text(i - 0.2, r["paper"] + 0.01, f"{r['paper']:.3f}", ha="center", fontsize=9)
         ours = "n/a" if r["ours"] is None else f"{r['ours']:.3f}"
         ax.text(i + 0.2, (r["ours"] or 0) + 0.01, ours, ha="center", fontsize=9)
-    ax.axhline(0.5, color="black", lw=1, ls=":", label="coin flip on a pair (0.5)")
+    ax.axhline(0.5, color="black", lw=1, ls=":", label="coin flip on a pair (0.5)", zorder=0.5)  # behind the bars
     ax.set_xticks(x, labels)
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("score (fraction)")
