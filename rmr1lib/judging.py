@@ -86,17 +86,18 @@ def accuracy_against_chance(accuracy: float, n: int, level: float = 0.95) -> str
     lo, hi = coin_flip_band(n, level)
     band = f"the {level:.0%} coin-flip band for {n} pairs ({lo:.2f} to {hi:.2f})"
     if accuracy < lo:
-        return (f"{accuracy:.2f} is below {band}: more wrong or unreadable verdicts than guessing would give, "
+        return (f"{accuracy:.3f} is below {band}: more wrong or unreadable verdicts than guessing would give, "
                 "more than bad luck explains")
     if accuracy > hi:
-        return f"{accuracy:.2f} is above {band}: better than guessing, beyond what luck explains"
-    return f"{accuracy:.2f} is inside {band}: on this many pairs it cannot be told apart from guessing"
+        return f"{accuracy:.3f} is above {band}: better than guessing, beyond what luck explains"
+    return f"{accuracy:.3f} is inside {band}: on this many pairs it cannot be told apart from guessing"
 
 
-def verdict_pattern(verdicts: Sequence[Optional[str]]) -> str:
+def verdict_pattern(verdicts: Sequence[Optional[str]], count_missing: bool = True) -> str:
     """Which side a judge names, as a phrase: 'always answers B', 'answers A 5 times and B 3 times', ...
 
-    `verdicts` are 'A', 'B' or None (no readable verdict), one per judgement.
+    `verdicts` are 'A', 'B' or None (no readable verdict), one per judgement; `count_missing` adds how many
+    had none.
     """
     n = len(verdicts)
     a, b = sum(v == "A" for v in verdicts), sum(v == "B" for v in verdicts)
@@ -110,7 +111,7 @@ def verdict_pattern(verdicts: Sequence[Optional[str]]) -> str:
         phrase = f"always answers {side}"
     else:
         phrase = f"answers A {a} times and B {b} times"
-    if none:
+    if none and count_missing:
         phrase += f" ({none} of {n} judgements without a readable verdict)"
     return phrase
 
@@ -124,8 +125,12 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
     n = len(results)
     accuracy = mean(r[f"correct_{rule}"] for r in results)
     parsed = sum(v is not None for v in verdicts)
-    text = (f"{name} gives a readable verdict on {parsed} of {n} pairs and {verdict_pattern(verdicts)} "
-            f"({rule} rule).")
+    if parsed == 0:
+        text = f"{name} gives no readable verdict on any of the {n} pairs ({rule} rule)."
+    else:
+        habit = verdict_pattern(verdicts, count_missing=False)
+        text = (f"{name} gives a readable verdict on {parsed} of {n} pairs ({rule} rule) and "
+                + habit + (" when it gives one" if parsed < n and habit.startswith("always") else "") + ".")
     sides = {v for v in verdicts if v is not None}
     if len(sides) == 1:
         side = sides.pop()

@@ -29,7 +29,8 @@ def test_coin_flip_band_known_values_and_bad_input():
 @pytest.mark.parametrize("accuracy, where", [(0.28, "below"), (0.3125, "inside"), (0.5, "inside"),
                                              (0.6875, "inside"), (0.72, "above")])
 def test_accuracy_against_chance_places_the_number(accuracy, where):
-    assert f"is {where} the 95% coin-flip band for 32 pairs (0.31 to 0.69)" in accuracy_against_chance(accuracy, 32)
+    text = accuracy_against_chance(accuracy, 32)
+    assert text.startswith(f"{accuracy:.3f} is {where} the 95% coin-flip band for 32 pairs (0.31 to 0.69)")
 
 
 def test_verdict_pattern_names_the_habit():
@@ -48,9 +49,16 @@ def _judged(verdicts, winners):
 def test_describe_judge_explains_a_one_sided_judge_by_the_labels():
     winners = ["model_a"] * 23 + ["model_b"] * 9
     text = describe_judge(_judged(["B"] * 32, winners), "After SFT the judge")
-    assert text.startswith("After SFT the judge gives a readable verdict on 32 of 32 pairs and always answers B")
+    assert text.startswith("After SFT the judge gives a readable verdict on 32 of 32 pairs (lenient rule) and "
+                           "always answers B.")
     assert "preferred answer is B, a share of 0.28 here" in text
-    assert "0.28 is below the 95% coin-flip band" in text
+    assert "0.281 is below the 95% coin-flip band" in text
+    partly = describe_judge(_judged(["B"] * 30 + [None] * 2, winners), "After SFT the judge")
+    assert partly.startswith("After SFT the judge gives a readable verdict on 30 of 32 pairs (lenient rule) and "
+                             "always answers B when it gives one.")
+    silent = describe_judge(_judged([None] * 32, winners), "Before SFT the judge")
+    assert silent.startswith("Before SFT the judge gives no readable verdict on any of the 32 pairs (lenient rule).")
+    assert "0.000 is below" in silent
     mixed = describe_judge(_judged(["A"] * 20 + ["B"] * 12, winners))
     assert "answers A 20 times and B 12 times" in mixed and "always answers" not in mixed
     assert "is above the 95% coin-flip band" in mixed  # 20 of 23 A right, 9 of 12 B right: 29/32
@@ -102,7 +110,7 @@ def test_describe_heldout_change_counts_pairs_and_names_the_subset():
     text = describe_heldout_change(change, heldout_total=32)
     assert text.startswith("Held-out here means the first 16 of the 32 held-out pairs (rl.eval_max_pairs)")
     assert "one pair is 6.2 accuracy points" in text
-    assert "from 0.375 to 0.438, 1 more pair right (6 -> 7 of 16)" in text
+    assert "from 0.375 to 0.438, 1 more pair right (6 -> 7 of 16)" in text and "accuracy 0.438 is inside" in text
     assert "readable verdicts went from 12 to 13" in text and "inside the 95% coin-flip band for 16 pairs" in text
     change["after"].update(accuracy_strict=0.25)
     assert "2 fewer pairs right" in describe_heldout_change(change, heldout_total=16)
