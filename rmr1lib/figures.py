@@ -222,7 +222,7 @@ def judge_metrics_figure(metrics: Mapping[str, Mapping], n: int, title: str = "H
     lo, hi = coin_flip_band(n) if n > 0 else (0.5, 0.5)
     for i, label in enumerate(order):
         if label.startswith("accuracy"):
-            ax.fill_betweenx([i - 0.45, i + 0.45], lo, hi, color="grey", alpha=0.15, lw=0)
+            ax.fill_betweenx([i - 0.45, i + 0.45], lo, hi, color="grey", alpha=0.15, lw=0, zorder=0)  # behind
             ax.plot([0.5, 0.5], [i - 0.45, i + 0.45], color="black", lw=1, ls=":")
     handles, labels = ax.get_legend_handles_labels()
     handles += [Line2D([], [], color="black", lw=1, ls=":"), Patch(color="grey", alpha=0.15)]
