@@ -39,11 +39,19 @@ def tidy(value: Any, digits: int = 3) -> Any:
 
 
 def tidy_frame(frame, digits: int = 3):
-    """A copy of a pandas DataFrame or Series whose numbers print without float noise (whole numbers as integers)."""
+    """A copy of a pandas DataFrame or Series for display: numbers without float noise, whole numbers as integers.
+
+    Floats become their shortest text ('0.281', '5e-07'): pandas would print a float in a mixed column with six
+    decimals, which turns 5e-07 into 0.0. Missing values stay missing (so `.fillna` still works).
+    """
     import pandas as pd
 
+    def shown(value):
+        value = tidy(value, digits)
+        return repr(value) if isinstance(value, float) and value == value else value
+
     def column(series):
-        return pd.Series([tidy(v, digits) for v in series], index=series.index, name=series.name, dtype=object)
+        return pd.Series([shown(v) for v in series], index=series.index, name=series.name, dtype=object)
 
     if isinstance(frame, pd.Series):
         return column(frame)

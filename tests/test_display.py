@@ -24,6 +24,10 @@ def test_tidy_frame_prints_whole_numbers_as_integers():
     assert "32.0" not in text and "46.0" not in text and "8.505471" not in text
     assert "0.281" in text and "8.505" in text
     assert tidy_frame(metrics["before"]).to_string().split() == ["n", "32", "accuracy", "0.281", "mean_chars", "46"]
+    rates = tidy_frame(pd.DataFrame({"lr": [1e-06, 7e-07, 5e-07], "other": [0.5, 3, None]}))
+    assert rates["lr"].tolist() == ["1e-06", "7e-07", "5e-07"]  # never printed as 0.000001 / 0.0
+    assert "1e-06" in rates.to_html() and "0.000001" not in rates.to_html()
+    assert rates["other"].fillna("").tolist() == ["0.5", 3, ""]
 
 
 def test_shorten_cuts_at_a_word_and_marks_the_cut():
