@@ -522,6 +522,11 @@ def describe_positions(rows: Iterable[Any]) -> list[str]:
         if shown:
             text += "; accuracy " + " and ".join(shown)
         sides = {v for v in letters if v is not None}
+        a, b = letters.count("A"), letters.count("B")
+        if len(sides) == 2 and max(a, b) >= 0.75 * (a + b):
+            lean = "A" if a > b else "B"
+            text += (f". {max(a, b) / (a + b):.0%} of its readable verdicts name {lean}, so the position it "
+                     f"favours drives much of its score")
         if len(sides) == 1:
             side = sides.pop()
             text += (f". Always naming {side} is right exactly when the preferred answer sits in position {side}, "

@@ -116,3 +116,16 @@ def test_describe_heldout_change_counts_pairs_and_names_the_subset():
     assert "2 fewer pairs right" in describe_heldout_change(change, heldout_total=16)
     assert "all 16 held-out pairs" in describe_heldout_change(change, heldout_total=16)
     assert "not evaluated" in describe_heldout_change({}, heldout_total=16)
+
+
+def test_describe_positions_names_a_strong_lean():
+    # B in 7 of 8 readable verdicts: right when the preferred answer is shown as B, once right as A
+    rows = [_row("rewardbench", i, o, "B" if (o == "BA" or i == 0) else "B", "A" if o == "AB" else "B")
+            for i in range(4) for o in ("AB", "BA")]
+    rows[0] = _row("rewardbench", 0, "AB", "A", "A")
+    (text,) = describe_positions(rows)
+    assert "answers A 1 times and B 7 times" in text
+    assert "88% of its readable verdicts name B, so the position it favours drives much of its score" in text
+    balanced = [_row("rewardbench", i, o, v, "A" if o == "AB" else "B")
+                for i, (o, v) in enumerate([("AB", "A"), ("BA", "B"), ("AB", "B"), ("BA", "A")])]
+    assert "drives much" not in describe_positions(balanced)[0]
