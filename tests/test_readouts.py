@@ -119,9 +119,8 @@ def test_describe_heldout_change_counts_pairs_and_names_the_subset():
 
 
 def test_describe_positions_names_a_strong_lean():
-    # B in 7 of 8 readable verdicts: right when the preferred answer is shown as B, once right as A
-    rows = [_row("rewardbench", i, o, "B" if (o == "BA" or i == 0) else "B", "A" if o == "AB" else "B")
-            for i in range(4) for o in ("AB", "BA")]
+    # B in 7 of 8 readable verdicts: an always-B judge, except once with the preferred answer shown as A
+    rows = [_row("rewardbench", i, o, "B", "A" if o == "AB" else "B") for i in range(4) for o in ("AB", "BA")]
     rows[0] = _row("rewardbench", 0, "AB", "A", "A")
     (text,) = describe_positions(rows)
     assert "answers A 1 times and B 7 times" in text
