@@ -15,7 +15,7 @@ starts and forwards every other line unchanged. Any message not listed here stil
 
 Progress bars: in an interactive Jupyter kernel bars are live widgets; in a notebook executed by the runner
 (papermill) they would be saved as frozen "0% Completed" text, so there the runner asks for plain lines
-(rmr1lib.progress) and switches library bars off (`TQDM_DISABLE`); `library_bars_wanted()` says which applies.
+(rmr1lib.progress) and switches library bars off; `library_bars_wanted()` says which applies.
 
 Pure core: standard library only.
 """
@@ -30,7 +30,7 @@ import threading
 import warnings
 from typing import Iterator, Sequence
 
-from .progress import progress_mode
+from .progress import PROGRESS_ENV
 
 #: (where it comes from, the message as printed, why it is harmless here)
 HARMLESS = (
@@ -129,8 +129,10 @@ def _forward(fd: int, line: bytes, patterns: Sequence[re.Pattern]) -> None:
 
 
 def library_bars_wanted() -> bool:
-    """Whether libraries' own progress bars (vLLM weight loading, transformers) should show: only as live bars."""
-    return progress_mode() == "bar"
+    """Whether libraries' own progress bars (vLLM weight loading, ...) should show: yes in a terminal or an
+    interactive kernel, where they update live; no when $RMR1_PROGRESS asks for 'lines' or 'off' (the runner
+    sets 'lines' for the kernels papermill drives, which would save a bar as its frozen first frame)."""
+    return os.environ.get(PROGRESS_ENV, "").strip().lower() not in ("lines", "off")
 
 
 def harmless_table() -> list[dict]:

@@ -70,9 +70,13 @@ def test_native_stderr_is_filtered_line_by_line_in_a_real_process():
 
 
 def test_library_bars_follow_the_progress_mode(monkeypatch):
-    monkeypatch.setenv("RMR1_PROGRESS", "lines")
+    monkeypatch.setenv("RMR1_PROGRESS", "lines")  # what the runner sets for its kernels
+    assert library_bars_wanted() is False
+    monkeypatch.setenv("RMR1_PROGRESS", "off")
     assert library_bars_wanted() is False
     monkeypatch.setenv("RMR1_PROGRESS", "bar")
+    assert library_bars_wanted() is True
+    monkeypatch.delenv("RMR1_PROGRESS")  # a terminal or an interactive kernel: bars update live there
     assert library_bars_wanted() is True
 
 
