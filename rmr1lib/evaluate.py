@@ -416,6 +416,22 @@ def parse_failures(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
+def describe_rule_failures(table: Sequence[dict]) -> str:
+    """A sentence comparing the strict and the lenient rule's failures over `parse_failures` rows."""
+    if not table:
+        return "No judgements to compare."
+    more = sum(e["no_verdict_strict"] > e["no_verdict_lenient"] for e in table)
+    fewer = sum(e["no_verdict_strict"] < e["no_verdict_lenient"] for e in table)
+    strict, lenient = sum(e["no_verdict_strict"] for e in table), sum(e["no_verdict_lenient"] for e in table)
+    total = sum(e["judgements"] for e in table)
+    text = (f"Over {total} judgements the strict rule finds no verdict in {strict} and the lenient rule in "
+            f"{lenient}; ")
+    if more == fewer == 0:
+        return text + f"the two rules fail equally often in all {len(table)} rows of the table."
+    return text + (f"the strict rule fails more often in {more}, less often in {fewer} and equally often in "
+                   f"{len(table) - more - fewer} of the {len(table)} rows.")
+
+
 # ----------------------------------------------------------------------------------------------------------
 # command line
 

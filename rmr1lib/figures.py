@@ -12,10 +12,31 @@ import re
 from typing import Mapping, Optional, Sequence
 
 
-def pipeline_figure(highlight: Optional[str] = None):
-    """The RM-R1 pipeline as boxes and arrows: data -> distillation -> RLVR -> judge -> evaluation."""
+def existing_notebooks() -> set[str]:
+    """The two-digit numbers of the workbook's notebooks that exist in notebooks/ (e.g. {'00', '01', ...})."""
+    from .files import repo_root
+
+    return {p.name[:2] for p in (repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+
+
+def notebook_label(numbers: str, available: set[str]) -> str:
+    """'notebook 04' / 'notebooks 04, 05' for the numbers in 'NN/NN' that exist; '' when none of them does."""
+    present = [n for n in numbers.split("/") if n in available]
+    if not present:
+        return ""
+    return ("notebook " if len(present) == 1 else "notebooks ") + ", ".join(present)
+
+
+def pipeline_figure(highlight: Optional[str] = None, available: Optional[set[str]] = None):
+    """The RM-R1 pipeline as boxes and arrows: data -> distillation -> RLVR -> judge -> evaluation.
+
+    Each box names the notebooks that reproduce it, among `available` (default: those in notebooks/), so the
+    figure never points to a notebook that does not exist.
+    """
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    available = existing_notebooks() if available is None else set(available)
 
     stages = [
         ("preference pairs", "Skywork, Code-Pref,\nMath-DPO (~73K)", "01"),
@@ -38,7 +59,8 @@ def pipeline_figure(highlight: Optional[str] = None):
         ax.add_patch(box)
         ax.text(x + 0.925, 2.3, title, ha="center", va="center", fontsize=9.5, weight="bold")
         ax.text(x + 0.925, 1.25, body, ha="center", va="center", fontsize=8)
-        ax.text(x + 0.925, 0.5, f"notebook {nb}", ha="center", va="center", fontsize=7, style="italic")
+        ax.text(x + 0.925, 0.5, notebook_label(nb, available), ha="center", va="center", fontsize=8,
+                style="italic")
         if i < len(stages) - 1:
             ax.add_patch(FancyArrowPatch((x + 1.9, 1.5), (x + 2.25, 1.5), arrowstyle="-|>", mutation_scale=14))
     ax.text(0.1, 2.9, "Reward Modeling as Reasoning: distill reasoning traces, then reinforce correct verdicts",
@@ -174,19 +196,40 @@ def loss_curve_figure(history: Sequence[Mapping], title: str = "SFT loss on the 
 
 
 JUDGE_METRICS = ("parse_rate_lenient", "accuracy_lenient", "parse_rate_strict", "accuracy_strict", "complete_rate")
+METRIC_LABELS = {"parse_rate_lenient": "readable verdict (lenient)", "accuracy_lenient": "accuracy (lenient)",
+                 "parse_rate_strict": "readable verdict (strict)", "accuracy_strict": "accuracy (strict)",
+                 "complete_rate": "complete trace"}
 
 
 def judge_metrics_figure(metrics: Mapping[str, Mapping], n: int, title: str = "Held-out pairs"):
-    """Parse rates, accuracies and complete-trace rate of several judges ({judge: verdict_metrics}) side by side."""
+    """Parse rates, accuracies and complete-trace rate of several judges ({judge: verdict_metrics}) side by side,
+    with the coin-flip line (0.5) and its 95% band for n pairs drawn across the accuracy rows."""
     import matplotlib.pyplot as plt
     import pandas as pd
     import seaborn as sns
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    long = pd.DataFrame([{"metric": m, "judge": judge, "share": values[m]}
+    from .judging import coin_flip_band
+
+    long = pd.DataFrame([{"metric": METRIC_LABELS[m], "judge": judge, "share": values[m]}
                          for judge, values in metrics.items() for m in JUDGE_METRICS if m in values])
-    fig, ax = plt.subplots(figsize=(7, 3))
-    sns.barplot(data=long, x="share", y="metric", hue="judge", ax=ax)
-    ax.set(xlim=(0, 1), ylabel="", title=f"{title} (n={n}): {' vs '.join(metrics)}")
+    order = [METRIC_LABELS[m] for m in JUDGE_METRICS if METRIC_LABELS[m] in set(long["metric"])]
+    fig, ax = plt.subplots(figsize=(8.5, 0.6 + 0.55 * len(order)))
+    sns.barplot(data=long, x="share", y="metric", hue="judge", order=order, ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.2f", fontsize=9, padding=2)
+    lo, hi = coin_flip_band(n) if n > 0 else (0.5, 0.5)
+    for i, label in enumerate(order):
+        if label.startswith("accuracy"):
+            ax.fill_betweenx([i - 0.45, i + 0.45], lo, hi, color="grey", alpha=0.15, lw=0, zorder=0)  # behind
+            ax.plot([0.5, 0.5], [i - 0.45, i + 0.45], color="black", lw=1, ls=":")
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color="black", lw=1, ls=":"), Patch(color="grey", alpha=0.15)]
+    labels += ["coin flip (0.5)", f"95% coin-flip band, n={n}"]
+    ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)
+    ax.set(xlim=(0, 1.08), ylabel="", xlabel="share of held-out pairs",
+           title=f"{title} (n={n}): {' vs '.join(metrics)}")
     fig.tight_layout()
     return fig
 
@@ -203,22 +246,22 @@ def rmbench_heatmap(matrices: dict, title: Optional[str] = None):
     domains = list(matrices)
     if not domains:
         raise ValueError("rmbench_heatmap: no RM-Bench matrices to draw (were any RM-Bench rows scored?)")
-    fig = plt.figure(figsize=(3.1 * len(domains) + 0.9, 3.6))
+    fig = plt.figure(figsize=(3.4 * len(domains) + 1.4, 4.2))
     grid = fig.add_gridspec(1, len(domains) + 1, width_ratios=[1] * len(domains) + [0.06])
     cbar_ax = fig.add_subplot(grid[0, -1])
-    labels = ["concise", "plain", "markdown"]  # rmr1lib.scoring.RMBENCH_STYLES, shortened to fit
+    labels = ["concise", "detailed\nplain", "detailed\nmarkdown"]  # rmr1lib.scoring.RMBENCH_STYLES
     for k, domain in enumerate(domains):
         ax = fig.add_subplot(grid[0, k])
         sns.heatmap(matrices[domain], vmin=0, vmax=1, cmap="RdYlGn", annot=True, fmt=".2f", square=True,
                     cbar=k == 0, cbar_ax=cbar_ax if k == 0 else None, xticklabels=labels,
-                    yticklabels=labels if k == 0 else False, ax=ax, annot_kws={"fontsize": 9})
-        ax.set_title(domain)
-        ax.set_xlabel("rejected style")
-        ax.tick_params(axis="x", labelrotation=0, labelsize=8)
-        ax.tick_params(axis="y", labelrotation=0, labelsize=8)
+                    yticklabels=labels if k == 0 else False, ax=ax, annot_kws={"fontsize": 11})
+        ax.set_title(domain, fontsize=12)
+        ax.set_xlabel("rejected style", fontsize=11)
+        ax.tick_params(axis="x", labelrotation=0, labelsize=10)
+        ax.tick_params(axis="y", labelrotation=0, labelsize=10)
         if k == 0:
-            ax.set_ylabel("chosen style")
-    fig.suptitle(title or "RM-Bench accuracy by style pair (above the diagonal = hard)", fontsize=11)
+            ax.set_ylabel("chosen style", fontsize=11)
+    fig.suptitle(title or "RM-Bench accuracy by style pair (above the diagonal = hard)", fontsize=12)
     fig.tight_layout()
     return fig
 
@@ -234,18 +277,19 @@ def paper_comparison_figure(rows: list, title: Optional[str] = None):
     labels = [r["benchmark"] + ("\n(as the paper)" if r.get("scoring") == "reference_aggregation" else "")
               for r in shown]
     x = np.arange(len(shown))
-    fig, ax = plt.subplots(figsize=(1.6 * len(shown) + 2.5, 3.4))
+    fig, ax = plt.subplots(figsize=(1.7 * len(shown) + 4.0, 3.8))
     ax.bar(x - 0.2, [r["paper"] for r in shown], 0.4, label=f"paper ({shown[0]['model']})", color="#8da0cb")
     ax.bar(x + 0.2, [r["ours"] if r["ours"] is not None else 0 for r in shown], 0.4, label="this run",
            color="#fc8d62")
     for i, r in enumerate(shown):
-        ax.text(i - 0.2, r["paper"] + 0.01, f"{r['paper']:.3f}", ha="center", fontsize=7.5)
+        ax.text(i - 0.2, r["paper"] + 0.01, f"{r['paper']:.3f}", ha="center", fontsize=9)
         ours = "n/a" if r["ours"] is None else f"{r['ours']:.3f}"
-        ax.text(i + 0.2, (r["ours"] or 0) + 0.01, ours, ha="center", fontsize=7.5)
+        ax.text(i + 0.2, (r["ours"] or 0) + 0.01, ours, ha="center", fontsize=9)
+    ax.axhline(0.5, color="black", lw=1, ls=":", label="coin flip on a pair (0.5)", zorder=0.5)  # behind the bars
     ax.set_xticks(x, labels)
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("score (fraction)")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title(title or "Paper vs this run")
     fig.tight_layout()
     return fig

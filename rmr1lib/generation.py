@@ -17,6 +17,8 @@ Engine layer: vLLM, torch and transformers are imported inside the classes that 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import asdict, dataclass
 from typing import Optional, Sequence
 
@@ -126,15 +128,23 @@ class VLLMGenerator:
     def __init__(self, model_path: str, dtype: str = "float32", device: str = "cpu", seed: int = 0,
                  max_model_len: Optional[int] = None, gpu_memory_utilization: float = 0.85,
                  tensor_parallel_size: int = 1, trust_remote_code: bool = False):
+        from .quiet import filtered_native_stderr, library_bars_wanted, quiet_known_warnings
+
+        quiet_known_warnings()  # before vLLM is imported: its import and start print the known harmless ones
         from vllm import LLM
 
         kwargs = dict(model=resolve_model(model_path), dtype=dtype, seed=seed, enforce_eager=device == "cpu",
-                      trust_remote_code=trust_remote_code, tensor_parallel_size=tensor_parallel_size)
+                      trust_remote_code=trust_remote_code, tensor_parallel_size=tensor_parallel_size,
+                      use_tqdm_on_load=library_bars_wanted())  # under papermill a bar would be saved frozen
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
         if device != "cpu":
             kwargs["gpu_memory_utilization"] = gpu_memory_utilization
-        self.llm = LLM(**kwargs)
+        # on CPU the engine runs in this process, so its C++ NUMA notice can be filtered from descriptor 2
+        in_process = device == "cpu" and os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"
+        quiet_start = filtered_native_stderr() if in_process else contextlib.nullcontext()
+        with quiet_start:
+            self.llm = LLM(**kwargs)
         self.last_truncated: list[bool] = []
 
     def generate(self, conversations: Sequence[Messages], settings: SamplingSettings,

@@ -403,6 +403,32 @@ def heldout_before_after(rows: Sequence[dict]) -> dict:
             "after": {"step": evaluated[-1]["step"], **strip(evaluated[-1])}}
 
 
+def describe_heldout_change(change: dict, heldout_total: int, rule: str = "strict") -> str:
+    """Sentences on `heldout_before_after`: which pairs were judged, what one pair is worth, and how many more
+    (or fewer) pairs the judge got right between the first and the last evaluation."""
+    from .judging import accuracy_against_chance
+
+    if not change:
+        return "The held-out pairs were not evaluated in this run (rl.eval_steps)."
+    before, after = change["before"], change["after"]
+    n = int(after.get("n") or before.get("n") or 0)
+    if n <= 0:
+        return "The held-out evaluation judged no pairs."
+    which = (f"all {n} held-out pairs" if n >= heldout_total else
+             f"the first {n} of the {heldout_total} held-out pairs (rl.eval_max_pairs), so the starting accuracy "
+             f"need not equal the one measured on all of them in notebook 03")
+    key = f"accuracy_{rule}"
+    right0, right1 = round(before[key] * n), round(after[key] * n)
+    moved = right1 - right0
+    how = ("the same number of pairs right" if moved == 0 else
+           f"{abs(moved)} {'more' if moved > 0 else 'fewer'} pair{'s' if abs(moved) != 1 else ''} right")
+    return (f"Held-out here means {which}; one pair is {100 / n:.1f} accuracy points. From step {before['step']} "
+            f"to step {after['step']} the {rule}-rule accuracy went from {before[key]:.3f} to {after[key]:.3f}, "
+            f"{how} ({right0} -> {right1} of {n}); readable verdicts went from "
+            f"{round(before[f'parse_rate_{rule}'] * n)} to {round(after[f'parse_rate_{rule}'] * n)}. "
+            f"The final accuracy {accuracy_against_chance(after[key], n)}.")
+
+
 # ----------------------------------------------------------------------------------------------------------
 # the run
 # ----------------------------------------------------------------------------------------------------------
@@ -529,8 +555,12 @@ CURVES = (
 )
 
 
-def plot_grpo_curves(rows: Sequence[dict]):
-    """A 2x3 seaborn figure of the step log: reward, spread, zero-spread groups, length, KL, held-out accuracy."""
+def plot_grpo_curves(rows: Sequence[dict], rolling: int = 5):
+    """A 2x3 seaborn figure of the step log: reward, spread, zero-spread groups, length, KL, held-out accuracy.
+
+    Panels with enough steps carry a labelled rolling mean over `rolling` steps. The held-out panel draws both
+    verdict rules; where they give the same numbers it draws one line and says so, instead of hiding one.
+    """
     import matplotlib.pyplot as plt
     import pandas as pd
     from matplotlib.ticker import MaxNLocator
@@ -540,19 +570,14 @@ def plot_grpo_curves(rows: Sequence[dict]):
         raise DataError("plot_grpo_curves: the step log is empty (did training run any step?)")
     frame = pd.DataFrame(rows)
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.8))
+    smoothed = False
     for ax, (key, title) in zip(axes.flat, CURVES):
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=12)
         ax.set_xlabel("optimizer step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if key == f"{HELDOUT_PREFIX}accuracy_strict":
-            for rule, style in (("strict", "o-"), ("lenient", "s--")):
-                col = f"{HELDOUT_PREFIX}accuracy_{rule}"
-                if col in frame:
-                    part = frame[["step", col]].dropna()
-                    ax.plot(part["step"], part[col], style, label=f"{rule} rule")
-            ax.set_ylim(-0.02, 1.02)
-            ax.legend(fontsize=8)
+            _plot_heldout_rules(ax, frame)
             continue
         if key not in frame or frame[key].dropna().empty:
             ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes)
@@ -560,10 +585,38 @@ def plot_grpo_curves(rows: Sequence[dict]):
         part = frame[["step", key]].dropna()
         sns.lineplot(data=part, x="step", y=key, ax=ax, marker="o", markersize=3)
         if len(part) >= 6:  # a rolling mean shows the trend through the per-step noise
-            ax.plot(part["step"], part[key].rolling(5, min_periods=1).mean(), color="black", lw=1, alpha=0.6)
+            ax.plot(part["step"], part[key].rolling(rolling, min_periods=1).mean(), color="black", lw=1.2,
+                    alpha=0.7, label=f"rolling mean ({rolling} steps)")
+            smoothed = True
         ax.set_ylabel("")
+    heading = "GRPO per optimizer step"
+    if smoothed:
+        heading += f"; black line: rolling mean over {rolling} steps"
+    fig.suptitle(heading, fontsize=12)
     fig.tight_layout()
     return fig
+
+
+def _plot_heldout_rules(ax, frame) -> None:
+    """Held-out accuracy under both verdict rules: two lines, or one labelled 'strict = lenient' if identical."""
+    cols = {rule: f"{HELDOUT_PREFIX}accuracy_{rule}" for rule in ("strict", "lenient")}
+    parts = {rule: frame[["step", col]].dropna() for rule, col in cols.items() if col in frame}
+    parts = {rule: part for rule, part in parts.items() if not part.empty}
+    same = (len(parts) == 2 and parts["strict"]["step"].tolist() == parts["lenient"]["step"].tolist()
+            and parts["strict"][cols["strict"]].tolist() == parts["lenient"][cols["lenient"]].tolist())
+    if same:
+        part = parts["strict"]
+        ax.plot(part["step"], part[cols["strict"]], "o-", label="strict = lenient rule (identical here)")
+    else:
+        for rule, style in (("strict", "o-"), ("lenient", "s--")):
+            if rule in parts:
+                ax.plot(parts[rule]["step"], parts[rule][cols[rule]], style, label=f"{rule} rule")
+    if not parts:
+        ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
+    ax.axhline(0.5, color="grey", lw=1, ls=":", label="coin flip (0.5)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("")
+    ax.legend(fontsize=9, loc="best")
 
 
 def memory_note(profile: Profile) -> Optional[dict]:

@@ -45,6 +45,9 @@ from .runs import Run, latest_run, now_iso, open_profile_run
 
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 KERNEL = "python3"
+#: for the kernels the runner starts: no library progress bars (papermill saves a widget as its first frame)
+KERNEL_QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
 
 
 def notebooks_dir() -> Path:
@@ -323,6 +326,8 @@ def run_workbook(
     if seed is not None:
         params["seed"] = seed
     os.environ.setdefault(PROGRESS_ENV, "lines")  # training in the kernels prints short lines, never widgets
+    for key, value in KERNEL_QUIET_ENV.items():  # libraries' own bars would be saved as frozen widget text
+        os.environ.setdefault(key, value)
     tty = sys.stderr.isatty()
     log(f"workbook run {run.dir} (profile {prof.name}, seed {prof.seed}); {len(chosen)} notebooks")
     total0 = time.time()

@@ -1,4 +1,5 @@
-"""Runtime set-up shared by notebooks, tests and scripts: environment variables, torch threads, seeds.
+"""Runtime set-up shared by notebooks, tests and scripts: environment variables, torch threads, seeds, and the
+known harmless warnings silenced (rmr1lib.quiet).
 
 The CPU settings are explained in docs/stack.md: one torch thread on 2-core machines (several times faster than
 two), and the vLLM CPU variables that keep its engine small and in-process. Hub access is switched off whenever
@@ -10,6 +11,8 @@ from __future__ import annotations
 import os
 import random
 from typing import TYPE_CHECKING, Optional
+
+from .quiet import quiet_known_warnings
 
 if TYPE_CHECKING:  # only for the type hint: runtime is imported before anything else
     from .profiles import Profile
@@ -84,3 +87,4 @@ def setup(profile: "Profile", seed: Optional[int] = None) -> None:
     configure_environment(offline=not needs_hub(profile), threads=profile.torch_threads)
     configure_torch(profile.torch_threads)
     set_seed(profile.seed if seed is None else seed)
+    quiet_known_warnings()

@@ -528,3 +528,62 @@ def score_file(path: PathLike, rmbench_reference_bug: bool = False,
     for bench, result in scores.items():
         result["orders"] = orders[bench]
     return scores
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Sentences computed from the scores, so that a notebook's reading of them holds whatever the run produced
+
+
+def describe_positions(rows: Iterable[Any]) -> list[str]:
+    """One sentence per benchmark: which letter the judge names, its position consistency, accuracy per order,
+    and, for a judge that always names one letter, that its scores measure the position and not the answers."""
+    from .judging import verdict_pattern
+
+    rows = validate_result_rows(rows)
+    out = []
+    for bench, o in summarize_orders(rows).items():
+        letters = [r["verdict"] for r in rows if r["benchmark"] == bench]
+        by_order = o["accuracy_by_order"]
+        text = f"{bench}: the judge {verdict_pattern(letters)}"
+        if o["position_consistency"] is not None:
+            text += (f"; it names the same response in both orders in {o['consistent']} of {o['both_orders']} "
+                     f"comparisons (position consistency {o['position_consistency']:.3f})")
+        shown = [f"{by_order[k]:.2f} with the preferred answer shown as {k[0]}" for k in ORDERS
+                 if by_order[k] is not None]
+        if shown:
+            text += "; accuracy " + " and ".join(shown)
+        sides = {v for v in letters if v is not None}
+        a, b = letters.count("A"), letters.count("B")
+        if len(sides) == 2 and max(a, b) >= 0.75 * (a + b):
+            lean = "A" if a > b else "B"
+            text += (f". {max(a, b) / (a + b):.0%} of its readable verdicts name {lean}, so the position it "
+                     f"favours drives much of its score")
+        if len(sides) == 1:
+            side = sides.pop()
+            text += (f". Always naming {side} is right exactly when the preferred answer sits in position {side}, "
+                     "so these scores measure the position, not the judge's reading of the answers")
+            if o["both_orders"] and o["both_orders"] == o["comparisons"]:
+                text += " (judged in both orders, every such comparison counts one half)"
+        out.append(text + ".")
+    return out
+
+
+def describe_rmbench_matrix(rmbench: dict) -> str:
+    """A sentence on RM-Bench's style matrices (as `score_rmbench` returns): the range of the cells, and the
+    easy / normal / hard means that say whether style pulls the judge."""
+    cells = [v for m in rmbench.get("matrix", {}).values() for row in m for v in row if v is not None]
+    if not cells:
+        return "No RM-Bench comparisons were scored."
+    lo, hi = min(cells), max(cells)
+    levels = {k: rmbench.get(k) for k in ("easy", "normal", "hard")}
+    spread = ("every cell reads the same" if hi - lo < 1e-9 else f"the cells range from {lo:.2f} to {hi:.2f}")
+    domains = list(rmbench["matrix"])
+    text = f"In the {', '.join(domains)} matri{'x' if len(domains) == 1 else 'ces'} {spread}"
+    if None not in levels.values():
+        text += (f"; easy (below the diagonal) {levels['easy']:.2f}, normal {levels['normal']:.2f}, hard (above) "
+                 f"{levels['hard']:.2f}")
+        gap = levels["easy"] - levels["hard"]
+        text += (f": the hard cells trail the easy ones by {gap:.2f}, the direction a judge swayed by style shows "
+                 "(with few comparisons per cell a small gap is noise)"
+                 if gap > 0 else ": no sign here that fancier answers sway the judge")
+    return text + "."

@@ -15,6 +15,24 @@ def test_there_are_notebooks():
     assert NOTEBOOKS[0].name == "00_overview.ipynb"
 
 
+def installed_kernel_display_name() -> str:
+    """The display name of the python3 kernel the installed ipykernel registers (what JupyterLab writes back)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KernelSpecManager().get_kernel_spec("python3").display_name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_kernelspec_matches_the_installed_kernel(path):
+    # JupyterLab rewrites a differing display name on open and marks the notebook modified before the reader
+    # has touched it; the saved name must be the installed kernel's own.
+    saved = json.loads(path.read_text())["metadata"]["kernelspec"]
+    assert saved["name"] == "python3"
+    assert saved["display_name"] == installed_kernel_display_name(), (
+        f"{path.name}: kernelspec display_name {saved['display_name']!r} differs from the installed kernel's "
+        f"{installed_kernel_display_name()!r}; JupyterLab would open it marked modified")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_clean(path):
     nb = json.loads(path.read_text())

@@ -6,7 +6,8 @@ import nbformat
 import pytest
 
 from rmr1lib.errors import ConfigError, RmR1Error
-from rmr1lib.runner import CellProgress, NotebookFailed, discover_notebooks, main, run_workbook, select_notebooks
+from rmr1lib.runner import (KERNEL_QUIET_ENV, CellProgress, NotebookFailed, discover_notebooks, main, run_workbook,
+                            select_notebooks)
 
 
 def _notebook(path, cells):
@@ -38,6 +39,10 @@ def book(tmp_path, monkeypatch):
         start.format(name="01_second"),
         "import json, os\nnumbers = json.loads(ctx.run.artifact('numbers.json').read_text())",
         "if os.path.exists(os.environ['RMR1_TEST_FLAG']):\n    raise ValueError('flag says fail')",
+        "from tqdm import tqdm\nfrom huggingface_hub.utils import tqdm as hub_tqdm\n"
+        "for bar in (tqdm, hub_tqdm):  # a plain bar, and the hub's (which transformers' and datasets' follow)\n"
+        "    for _ in bar(range(3), desc='a library bar'):\n        pass\n"
+        "print('progress', os.environ['RMR1_PROGRESS'], os.environ['TQDM_DISABLE'])",
     ])
     (nbs / "notes.ipynb").write_text("{}")  # not NN_name: ignored
     return nbs, runs, flag
@@ -53,8 +58,10 @@ def test_discovery_and_selection(book):
         select_notebooks(found, only=["07"])
 
 
-def test_run_fail_then_resume(book):
+def test_run_fail_then_resume(book, monkeypatch):
     nbs, runs, flag = book
+    for key in ("RMR1_PROGRESS", *KERNEL_QUIET_ENV):  # the runner sets them for its kernels; undone after the test
+        monkeypatch.delenv(key, raising=False)
     flag.write_text("1")
     with pytest.raises(NotebookFailed) as info:
         run_workbook("smoke", {"sft.max_steps": 5}, run_name="r", notebooks=nbs, progress=False, log=lambda m: None)
@@ -82,6 +89,11 @@ def test_run_fail_then_resume(book):
     executed = nbformat.read(run_dir / "notebooks" / "01_second.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     assert manifest["versions"]["papermill"]
+    # under the runner a library's progress bar is off (papermill would save its first frame as frozen text)
+    outputs = [o for c in executed.cells for o in c.get("outputs", [])]
+    printed = "".join(o.get("text", "") for o in outputs)
+    assert "progress lines 1" in printed
+    assert not any("%|" in json.dumps(o) or "widget-view" in json.dumps(o) for o in outputs)
 
 
 def test_resume_with_other_config_refused_naming_the_keys(book):

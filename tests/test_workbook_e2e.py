@@ -33,3 +33,26 @@ def test_overview_walkthrough_numbers(smoke_run):
     assert overview["oracle"]["strict verdict"] == overview["winner"][-1].upper()
     assert overview["untrained"]["reward"] in (-1.0, 1.0)
     assert (smoke_run.figures_dir / "pipeline.png").stat().st_size > 10_000
+
+
+FROZEN_BAR_MARKS = ("% Completed", "%|")  # vLLM's and tqdm's bar formats
+
+
+def test_executed_notebooks_show_no_known_harmless_warning_and_no_frozen_bar(smoke_run):
+    from rmr1lib.quiet import HARMLESS
+
+    found = []
+    for name in (p.stem for p in discover_notebooks()):
+        nb = json.loads((smoke_run.notebooks_dir / f"{name}.ipynb").read_text())
+        for i, cell in enumerate(nb["cells"]):
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                text = "".join(out.get("text", "")) + "".join(data.get("text/plain", ""))
+                where = f"{name} cell {i}"
+                if "application/vnd.jupyter.widget-view+json" in data:
+                    found.append(f"{where}: a progress widget (saved as its first frame)")
+                found += [f"{where}: frozen progress text {mark!r}" for mark in FROZEN_BAR_MARKS if mark in text]
+                if out.get("output_type") == "stream":  # (00 shows the list itself as a table: not a stream)
+                    found += [f"{where}: known harmless message {message[:40]!r}" for _, message, _ in HARMLESS
+                              if message[:40] in text]
+    assert found == []
