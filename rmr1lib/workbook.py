@@ -281,15 +281,16 @@ def generate_texts(ctx: NotebookContext, model_path: str, conversations: Sequenc
         generator.close()
 
 
-def judge_rows(ctx: NotebookContext, model_path: str, rows: Sequence[dict]) -> list[dict]:
-    """Judge preference rows with a model (profile engine, sampling and prompt kind); one scored result per row."""
+def judge_rows(ctx: NotebookContext, model_path: str, rows: Sequence[dict], orders: str = "given") -> list[dict]:
+    """Judge preference rows with a model (profile engine, sampling and prompt kind): one scored result per row
+    (`orders="given"`), or two, as placed and swapped (`"both"`, for position consistency)."""
     from .generation import generator_from_profile, sampling_from_profile
     from .judging import judge_pairs
 
     generator = generator_from_profile(ctx.profile, model_path, seed=ctx.seed)
     try:
         return judge_pairs(generator, rows, ctx.profile.judge.prompt_kind,
-                           sampling_from_profile(ctx.profile, seed=ctx.seed))
+                           sampling_from_profile(ctx.profile, seed=ctx.seed), orders=orders)
     finally:
         generator.close()
 
