@@ -195,7 +195,8 @@ def plan_study(profile: Profile) -> dict:
             kind = v.prompt_kind or profile.judge.prompt_kind
             same_as_04 = (v.rl == profile.rl.reward and kind == profile.judge.prompt_kind
                           and steps == _steps(profile, "rl", 0) and stages[start].get("reuse") == "sft_model")
-            start = add({"id": f"{start}/rl_{v.rl}_{kind}_{steps}", "kind": "rl", "reward": v.rl,
+            prefix = f"{start}/" if v.sft is not None else tag  # an RL stage belongs to one seed
+            start = add({"id": f"{prefix}rl_{v.rl}_{kind}_{steps}", "kind": "rl", "reward": v.rl,
                          "prompt_kind": kind, "after_sft": v.sft is not None, "seed": seed, "size": None if own else size, "steps": steps,
                          "start": start, "variant": name, "reuse": "rl_model" if workbook and same_as_04 else None})
         return start

@@ -153,17 +153,20 @@ TINY_MODEL_ARTIFACT = "tiny_model"
 TOKENIZER_CORPUS_PAIRS = 512
 
 
-def base_model_path(ctx: NotebookContext) -> str:
-    """The judge's starting model: the run's offline tiny model (built once per run) or the profile's model."""
-    prof = ctx.profile
+def base_model_path(ctx: NotebookContext, profile: Optional[Profile] = None, artifact: str = TINY_MODEL_ARTIFACT) -> str:
+    """The judge's starting model: the run's offline tiny model (built once per run) or the profile's model.
+
+    `profile` (default: the notebook's) and `artifact` give another starting model in the same run, e.g. a tiny
+    model of another width for notebook 07's size sweep."""
+    prof = profile or ctx.profile
     if prof.model.family != "tiny":
         from .hub import resolve_model
 
         return resolve_model(prof.model_name())
     if prof.model.name_or_path != "auto":
         return prof.model.name_or_path
-    if ctx.run.has_artifact(TINY_MODEL_ARTIFACT):
-        return str(ctx.run.artifact(TINY_MODEL_ARTIFACT))
+    if ctx.run.has_artifact(artifact):
+        return str(ctx.run.artifact(artifact))
     from .prompts import PROMPT_KINDS, system_prompt
     from .synthetic import corpus_for_tokenizer, make_pairs
     from .tinymodel import build_tiny_model
@@ -174,11 +177,11 @@ def base_model_path(ctx: NotebookContext) -> str:
     corpus = corpus_for_tokenizer(rows) + [s for s in map(system_prompt, PROMPT_KINDS) if s]
     tiny = prof.model.tiny
     path = build_tiny_model(
-        ctx.run.path(TINY_MODEL_ARTIFACT), corpus, vocab_size=tiny.vocab_size, hidden_size=tiny.hidden_size,
+        ctx.run.path(artifact), corpus, vocab_size=tiny.vocab_size, hidden_size=tiny.hidden_size,
         num_layers=tiny.num_layers, num_heads=tiny.num_heads, num_kv_heads=tiny.num_kv_heads,
         intermediate_size=tiny.intermediate_size, max_positions=tiny.max_positions, seed=prof.seed,
     )
-    ctx.record(TINY_MODEL_ARTIFACT, path, kind="model", corpus_pairs=TOKENIZER_CORPUS_PAIRS)
+    ctx.record(artifact, path, kind="model", corpus_pairs=TOKENIZER_CORPUS_PAIRS)
     return str(path)
 
 

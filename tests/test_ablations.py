@@ -54,6 +54,7 @@ def test_plan_reuses_the_workbook_judges_only_at_the_profile_seed():
     assert len(plan["evaluations"]) == 2 * (len(ABLATION_VARIANTS) + 2 + 2)
     cold = [s for s in plan["stages"] if s.get("reward") == "cold_start"]
     assert {s["prompt_kind"] for s in cold} == {"plain_judge", "rubrics_only", "instruct_cor"}
+    assert len(cold) == 3 * 2 and {s["seed"] for s in cold} == {42, 43}  # each seed trains its own
     assert all(s["start"] == "base" and not s["after_sft"] for s in cold)
 
 
