@@ -498,11 +498,12 @@ def scaling_figure(series: Mapping[str, Sequence[tuple]], xlabel: str, title: st
     if not series:
         raise ValueError("scaling_figure: no series to draw")
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for name, points in series.items():
+    for k, (name, points) in enumerate(series.items()):
         points = sorted(points)
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
-        for x, y in points:
-            ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7.5)
+        for x, y in points:  # labels above the first series' points, below the others'
+            ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, 6 if k == 0 else -12),
+                        ha="center", fontsize=7.5)
     xs = sorted({p[0] for points in series.values() for p in points})
     ax.set_xscale("log", base=2)
     ax.set_xticks(xs, [str(x) for x in xs])
