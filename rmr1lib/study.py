@@ -123,7 +123,8 @@ def build_stage(ctx: NotebookContext, stage: dict, models: dict, data: dict,
         if prof.rl.exclude_distilled_pairs and stage["after_sft"]:
             rows, _ = exclude_distilled(rows, data["traces"])
         run = train_grpo(start, rows, prof, str(folder / "checkpoints"), echo=log)
-        written = save_rl_model(run, str(folder / "model"), start_model=start, profile=prof)
+        adapter = str(folder / "adapter") if prof.rl.mode != "full" else None
+        written = save_rl_model(run, str(folder / "model"), start_model=start, profile=prof, adapter_dir=adapter)
         info = {"model": written["model"], "steps": run.global_step, "seconds": round(run.seconds, 2),
                 "seconds_per_step": run.seconds_per_step}
     else:
