@@ -191,7 +191,7 @@ def plan_study(profile: Profile) -> dict:
                          "size": None if own else size, "steps": steps, "start": start, "variant": name,
                          "reuse": "sft_model" if workbook and same_as_03 else None})
         if v.rl is not None:
-            steps = _steps(profile, "rl", a.rl_max_steps)
+            steps = _steps(profile, "rl", a.cold_start_max_steps if v.rl == "cold_start" else 0)
             kind = v.prompt_kind or profile.judge.prompt_kind
             same_as_04 = (v.rl == profile.rl.reward and kind == profile.judge.prompt_kind
                           and steps == _steps(profile, "rl", 0) and stages[start].get("reuse") == "sft_model")

@@ -298,7 +298,8 @@ class AblationConfig:
     reuse_workbook_models: bool = _f(True, "at the profile's own seed, take notebook 03/04's judges where a variant "
                                      "is exactly their recipe instead of training them again")
     verdict_sft_max_steps: int = _f(0, "SFT steps of the verdict-only variant (0 = sft.max_steps)", ge=0)
-    rl_max_steps: int = _f(0, "GRPO steps of the variants' RL runs (0 = rl.max_steps)", ge=0)
+    cold_start_max_steps: int = _f(0, "GRPO steps of the cold-start variants (0 = rl.max_steps; the RM-R1 variant "
+                                   "always trains rl.max_steps, as notebook 04 does)", ge=0)
     budgets: list = _f([], "budget sweep: evaluation token budgets for the rm_r1 judge (empty: no sweep)",
                        may_be_empty=True)
     sizes: list = _f([], "size sweep: hidden widths of tiny models (family tiny) or model sizes such as '7B' "

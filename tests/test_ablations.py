@@ -73,6 +73,13 @@ def test_the_size_sweep_shares_the_run_width_and_builds_the_others():
     assert next(s for s in plan["stages"] if s["id"] == "s42/sft_traces_50")["reuse"] is None
 
 
+def test_cold_start_steps_leave_the_rm_r1_judge_to_notebook_04():
+    plan = ab.plan_study(full_smoke(**{"ablations.cold_start_max_steps": 3}))
+    rl = {s["id"]: s for s in plan["stages"] if s["kind"] == "rl" and s["seed"] == 42}
+    assert rl["s42/rl_cold_start_plain_judge_3"]["steps"] == 3
+    assert rl["s42/sft_traces_800/rl_verifiable_instruct_cor_12"]["reuse"] == "rl_model"
+
+
 def test_plan_needs_fixed_step_counts():
     with pytest.raises(ConfigError, match="sft.max_steps is -1"):
         ab.plan_study(full_smoke(**{"sft.max_steps": -1}))

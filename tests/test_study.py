@@ -24,7 +24,7 @@ def test_evaluation_profile_applies_the_variant_and_the_study_settings():
 def test_stage_profiles_carry_seed_steps_reward_and_size():
     prof = load_profile("smoke", {"ablations.variants": ["cold_start_rl_rubrics", "distilled"],
                                   "ablations.sizes": [64], "ablations.size_sft_max_steps": 20,
-                                  "ablations.rl_max_steps": 3, "ablations.seeds": 2})
+                                  "ablations.cold_start_max_steps": 3, "ablations.seeds": 2})
     stages = {s["id"]: s for s in plan_study(prof)["stages"]}
     cold = stage_profile(prof, stages["s43/rl_cold_start_rubrics_only_3"])
     assert (cold.seed, cold.rl.reward, cold.judge.prompt_kind, cold.rl.max_steps) == \
