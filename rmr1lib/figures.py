@@ -517,9 +517,12 @@ def scaling_figure(series: Mapping[str, Sequence[tuple]], xlabel: str, title: st
 
 def save_reproducible(fig, stem, formats: Sequence[str] = ("png", "svg")) -> list:
     """Save a figure as PNG and SVG whose bytes depend only on the figure: no dates or software versions in the
-    metadata, and a fixed salt for the SVG's element ids. Returns the paths written."""
+    metadata, and a fixed salt for the SVG's element ids. Each file is written under a temporary name and renamed,
+    so a reader never sees half of one. Returns the paths written."""
     import matplotlib
     from pathlib import Path
+
+    from .files import atomic_path
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -528,6 +531,7 @@ def save_reproducible(fig, stem, formats: Sequence[str] = ("png", "svg")) -> lis
     with matplotlib.rc_context({"svg.hashsalt": "rmr1", "svg.fonttype": "path"}):
         for fmt in formats:
             path = stem.with_suffix(f".{fmt}")
-            fig.savefig(path, format=fmt, dpi=110, bbox_inches="tight", metadata=metadata.get(fmt))
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight", metadata=metadata.get(fmt))
             written.append(path)
     return written
