@@ -72,7 +72,8 @@ def test_workbook_judges_stand_in_and_the_rest_is_trained(study):
 def test_a_shorter_budget_cuts_off_at_least_as_many_judgements(study):
     _, rows, _ = study
     budget = {r["budget"]: r["truncation_rate"] for r in rows if r["sweep"] == "budget"}
-    assert budget[64] >= budget[128] >= budget[256]
+    rates = [budget[b] for b in sorted(budget)]
+    assert len(rates) >= 2 and rates == sorted(rates, reverse=True)  # greedy: cut at 256 means cut at 64
 
 
 def test_one_seed_decides_no_claim(smoke_run):
