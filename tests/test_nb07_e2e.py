@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from rmr1lib.ablations import VERDICTS, default_budget
+from rmr1lib.ablations import VERDICTS, default_budget, plan_study
 from rmr1lib.files import read_jsonl
 from rmr1lib.profiles import load_profile
 from rmr1lib.scoring import score_file
@@ -58,10 +58,11 @@ def test_rows_are_reproduced_from_their_results_files(study):
 
 def test_workbook_judges_stand_in_and_the_rest_is_trained(study):
     run, rows, report = study
-    stages = report["stages"]
-    assert stages["s42/sft_traces_800"]["how"] == "notebook 03's judge"
-    assert stages["s42/sft_traces_800"]["model"] == str(run.artifact("sft_model"))
-    assert stages["s42/sft_traces_800/rl_verifiable_instruct_cor_12"]["how"] == "notebook 04's judge"
+    stages, plan = report["stages"], plan_study(load_profile("smoke"))
+    reuse = {s["reuse"]: s["id"] for s in plan["stages"] if s["reuse"]}
+    assert stages[reuse["sft_model"]]["how"] == "notebook 03's judge"
+    assert stages[reuse["sft_model"]]["model"] == str(run.artifact("sft_model"))
+    assert stages[reuse["rl_model"]]["how"] == "notebook 04's judge"
     verdict = next(v for k, v in stages.items() if "sft_verdict" in k)
     assert verdict["how"] == "trained" and verdict["steps"] == load_profile("smoke").ablations.verdict_sft_max_steps
     small = stages["size-64/base"]
