@@ -477,15 +477,18 @@ def ladder_figure(steps: Sequence[Mapping], title: str = "", ours: Optional[Sequ
             if o is None or o.get("mean") is None:
                 ax.text(i + shift, 0.02, "not run", ha="center", rotation=90, fontsize=7)
                 continue
-            ax.bar(i + shift, o["mean"], 0.4, color=STUDY_COLOURS["ours"], label="this run" if i == 0 else None)
+            ax.bar(i + shift, o["mean"], 0.4, color=STUDY_COLOURS["ours"],
+                   label="this run (mean, min to max)" if "this run (mean, min to max)" not in
+                   ax.get_legend_handles_labels()[1] else None)
             ax.plot([i + shift] * 2, [o["min"], o["max"]], color="black", lw=1)
-        ax.set_ylim(0, 1.05)
+            ax.text(i + shift, o["max"] + 0.005, f"{o['mean']:.3f}", ha="center", fontsize=7.5)
+        ax.set_ylim(0, 1.15)
     else:
         low = np.nanmin(paper)
         ax.set_ylim(max(0.0, low - 0.1), min(1.0, np.nanmax(paper) + 0.05))
     ax.set_xticks(x, [s["label"] for s in steps], fontsize=8)
     ax.set_ylabel("score (fraction)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
     ax.set_title(title, fontsize=11)
     fig.tight_layout()
     return fig
