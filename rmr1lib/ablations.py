@@ -197,7 +197,8 @@ def plan_study(profile: Profile) -> dict:
                           and steps == _steps(profile, "rl", 0) and stages[start].get("reuse") == "sft_model")
             prefix = f"{start}/" if v.sft is not None else tag  # an RL stage belongs to one seed
             start = add({"id": f"{prefix}rl_{v.rl}_{kind}_{steps}", "kind": "rl", "reward": v.rl,
-                         "prompt_kind": kind, "after_sft": v.sft is not None, "seed": seed, "size": None if own else size, "steps": steps,
+                         "prompt_kind": kind, "after_sft": v.sft is not None, "seed": seed,
+                         "size": None if own else size, "steps": steps,
                          "start": start, "variant": name, "reuse": "rl_model" if workbook and same_as_04 else None})
         return start
 
@@ -397,5 +398,6 @@ def paper_rows(rows: Sequence[dict], paper: Sequence[dict]) -> list[dict]:
 
 __all__ = ["METRIC", "Variant", "VARIANTS", "variant", "study_seeds", "variant_overrides", "stage_overrides",
            "verdict_records", "size_overrides",
-           "default_budget", "plan_study", "UNIT_COSTS", "estimate_seconds", "result_row", "summarize", "paired_differences",
+           "default_budget", "plan_study", "UNIT_COSTS", "estimate_seconds", "result_row", "summarize",
+           "paired_differences",
            "CLAIMS", "VERDICTS", "judge_claim", "claims", "paper_rows"]

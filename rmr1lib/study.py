@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .ablations import default_budget, plan_study, result_row, stage_overrides, variant, variant_overrides, verdict_records
+from .ablations import (default_budget, plan_study, result_row, stage_overrides, variant, variant_overrides,
+                        verdict_records)
 from .errors import RmR1Error
 from .files import atomic_write_json, read_jsonl
 from .profiles import Profile, with_overrides

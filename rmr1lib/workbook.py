@@ -153,7 +153,8 @@ TINY_MODEL_ARTIFACT = "tiny_model"
 TOKENIZER_CORPUS_PAIRS = 512
 
 
-def base_model_path(ctx: NotebookContext, profile: Optional[Profile] = None, artifact: str = TINY_MODEL_ARTIFACT) -> str:
+def base_model_path(ctx: NotebookContext, profile: Optional[Profile] = None,
+                    artifact: str = TINY_MODEL_ARTIFACT) -> str:
     """The judge's starting model: the run's offline tiny model (built once per run) or the profile's model.
 
     `profile` (default: the notebook's) and `artifact` give another starting model in the same run, e.g. a tiny
