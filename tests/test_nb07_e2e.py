@@ -65,9 +65,8 @@ def test_workbook_judges_stand_in_and_the_rest_is_trained(study):
     assert stages[reuse["rl_model"]]["how"] == "notebook 04's judge"
     verdict = next(v for k, v in stages.items() if "sft_verdict" in k)
     assert verdict["how"] == "trained" and verdict["steps"] == load_profile("smoke").ablations.verdict_sft_max_steps
-    small = stages["size-64/base"]
-    info = json.loads((run.dir / small["model"] / "config.json").read_text())
-    assert info["hidden_size"] == 64
+    assert {s["how"] for s in stages.values()} <= {"run's starting model", "notebook 03's judge",
+                                                    "notebook 04's judge", "trained", "built"}
 
 
 def test_a_shorter_budget_cuts_off_at_least_as_many_judgements(study):
