@@ -404,3 +404,181 @@ def side_by_side_html(columns: Mapping[str, Mapping[str, str]], caption: str = "
            if caption else "")
     return (f'<table style="width: 100%; table-layout: fixed; border-collapse: collapse;">{cap}'
             f'<tr>{"".join(cells)}</tr></table>')
+
+
+# ----------------------------------------------------------------------------------------------------------
+# notebook 07 (the study) and notebook 08 (the paper's figures)
+
+STUDY_COLOURS = {"ours": "#fc8d62", "paper": "#8da0cb"}
+
+
+def study_variants_figure(rows: Sequence[Mapping], labels: Mapping[str, str], metric: str = "average",
+                          title: str = "Ablation variants on the miniature benchmarks"):
+    """Mean of `metric` per variant with its seeds as dots and the min-max range as a line (rows: the study's
+    result rows of sweep 'variants'; labels: {variant: label} in the order to show)."""
+    import matplotlib.pyplot as plt
+
+    shown = [v for v in labels if any(r["variant"] == v for r in rows)]
+    if not shown:
+        raise ValueError("study_variants_figure: no result rows of the variants to draw")
+    fig, ax = plt.subplots(figsize=(7.5, 0.55 * len(shown) + 1.4))
+    for y, name in enumerate(shown):
+        values = [r[metric] for r in rows if r["variant"] == name and r.get(metric) is not None]
+        if not values:
+            ax.text(0.01, y, "no score", va="center", fontsize=8)
+            continue
+        centre = sum(values) / len(values)
+        ax.barh(y, centre, color=STUDY_COLOURS["ours"], alpha=0.55, height=0.6)
+        ax.plot([min(values), max(values)], [y, y], color="black", lw=1)
+        ax.scatter(values, [y] * len(values), color="black", s=14, zorder=3)
+        ax.text(min(1.0, max(values) + 0.015), y, f"{centre:.3f} (n={len(values)})", va="center", fontsize=8)
+    ax.axvline(0.5, color="grey", ls=":", lw=1)
+    ax.set_yticks(range(len(shown)), [labels[v] for v in shown])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel(f"{metric} score (fraction; dots: seeds, line: min to max; dotted: 0.5)")
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def study_sweep_figure(rows: Sequence[Mapping], key: str, xlabel: str, metric: str = "average",
+                       extra: Optional[str] = None, title: str = ""):
+    """`metric` (and optionally a second column `extra`, e.g. the truncation rate) against a swept setting
+    (`key`: 'budget' or 'size'), one dot per seed and a line through the means."""
+    import matplotlib.pyplot as plt
+
+    xs = sorted({r[key] for r in rows if r.get(key) is not None})
+    if not xs:
+        raise ValueError(f"study_sweep_figure: no rows with a {key!r} to draw")
+    columns = [metric] + ([extra] if extra else [])
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.2), squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        means = []
+        for x in xs:
+            values = [r[column] for r in rows if r.get(key) == x and r.get(column) is not None]
+            ax.scatter([x] * len(values), values, color="black", s=14, zorder=3)
+            means.append(sum(values) / len(values) if values else float("nan"))
+        ax.plot(xs, means, marker="o", color=STUDY_COLOURS["ours"])
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(column.replace("_", " "))
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def paper_benchmark_bars(rows: Sequence[Mapping], models: Sequence[str], title: str = ""):
+    """The paper's Table 1 style: one group of bars per benchmark (RewardBench, RM-Bench, RMB, average), one bar
+    per model. `rows` are rmr1lib.paper rows of one table (metric 'score')."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    benchmarks = ["rewardbench", "rm-bench", "rmb", "average"]
+    value = {(r["model"], r["benchmark"]): r["value"] for r in rows if r["metric"] == "score"}
+    models = [m for m in models if any((m, b) in value for b in benchmarks)]
+    if not models:
+        raise ValueError("paper_benchmark_bars: none of the models has a score in the rows")
+    width = 0.8 / len(models)
+    cmap = plt.get_cmap("tab20")
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    x = np.arange(len(benchmarks))
+    for i, model in enumerate(models):
+        heights = [value.get((model, b), np.nan) for b in benchmarks]
+        ax.bar(x - 0.4 + width * (i + 0.5), heights, width, label=model, color=cmap(i % 20))
+    ax.set_xticks(x, ["RewardBench", "RM-Bench", "RMB", "average"])
+    ax.set_ylim(0.4, 1.0)
+    ax.set_ylabel("score (fraction)")
+    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def ladder_figure(steps: Sequence[Mapping], title: str = "", ours: Optional[Sequence[Mapping]] = None):
+    """An ablation ladder: one bar per step (label, paper value), optionally with this run's mean per step
+    ({"label", "mean", "min", "max"}) next to it."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not steps:
+        raise ValueError("ladder_figure: no steps to draw")
+    x = np.arange(len(steps))
+    both = ours is not None
+    fig, ax = plt.subplots(figsize=(1.7 * len(steps) + 2, 3.8))
+    shift = 0.2 if both else 0.0
+    paper = [s["paper"] if s.get("paper") is not None else np.nan for s in steps]
+    ax.bar(x - shift, paper, 0.4 if both else 0.6, color=STUDY_COLOURS["paper"], label="paper")
+    for i, v in enumerate(paper):
+        if not np.isnan(v):
+            ax.text(i - shift, v + 0.005, f"{v:.3f}", ha="center", fontsize=7.5)
+    if both:
+        mine = {o["label"]: o for o in ours}
+        for i, s in enumerate(steps):
+            o = mine.get(s["label"])
+            if o is None or o.get("mean") is None:
+                ax.text(i + shift, 0.02, "not run", ha="center", rotation=90, fontsize=7)
+                continue
+            ax.bar(i + shift, o["mean"], 0.4, color=STUDY_COLOURS["ours"],
+                   label="this run (mean, min to max)" if "this run (mean, min to max)" not in
+                   ax.get_legend_handles_labels()[1] else None)
+            ax.plot([i + shift] * 2, [o["min"], o["max"]], color="black", lw=1)
+            ax.text(i + shift, o["max"] + 0.005, f"{o['mean']:.3f}", ha="center", fontsize=7.5)
+        ax.set_ylim(0, 1.15)
+    else:
+        low = np.nanmin(paper)
+        ax.set_ylim(max(0.0, low - 0.1), min(1.0, np.nanmax(paper) + 0.05))
+    ax.set_xticks(x, [s["label"] for s in steps], fontsize=8)
+    ax.set_ylabel("score (fraction)")
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def scaling_figure(series: Mapping[str, Sequence[tuple]], xlabel: str, title: str = ""):
+    """Lines of (x, score) per series, e.g. {"RM-R1 Qwen2.5-Instruct": [(7, 0.739), (14, 0.778), ...]}."""
+    import matplotlib.pyplot as plt
+
+    if not series:
+        raise ValueError("scaling_figure: no series to draw")
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for k, (name, points) in enumerate(series.items()):
+        points = sorted(points)
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
+        for x, y in points:  # labels above the first series' points, below the others'
+            ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(0, 6 if k == 0 else -12),
+                        ha="center", fontsize=7.5)
+    xs = sorted({p[0] for points in series.values() for p in points})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [str(x) for x in xs])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("average score (fraction)")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def save_reproducible(fig, stem, formats: Sequence[str] = ("png", "svg")) -> list:
+    """Save a figure as PNG and SVG whose bytes depend only on the figure: no dates or software versions in the
+    metadata, and a fixed salt for the SVG's element ids. Each file is written under a temporary name and renamed,
+    so a reader never sees half of one. Returns the paths written."""
+    import matplotlib
+    from pathlib import Path
+
+    from .files import atomic_path
+
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    metadata = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
+    with matplotlib.rc_context({"svg.hashsalt": "rmr1", "svg.fonttype": "path"}):
+        for fmt in formats:
+            path = stem.with_suffix(f".{fmt}")
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=110, bbox_inches="tight", metadata=metadata.get(fmt))
+            written.append(path)
+    return written

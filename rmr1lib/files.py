@@ -231,7 +231,9 @@ def model_fingerprint(model: str) -> str:
     if config.exists():
         digest.update(config.read_bytes())
     chunk = 1 << 20
-    for weights in sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".pt")):
+    # the trainer's pickled arguments (training_args.bin) hold paths, not weights: two copies of one model agree
+    for weights in sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".pt")
+                          and p.name != "training_args.bin"):
         size = weights.stat().st_size
         digest.update(f"{weights.name}|{size}".encode())
         with open(weights, "rb") as fh:

@@ -25,10 +25,11 @@ from .hubids import BASE_MODELS, BENCHMARK_DATASETS, RELEASED_DATASETS, RMB_REPO
 from .prompts import ALL_PROMPT_KINDS, AUTHORS_KIND, PLACEMENTS, PROMPT_KINDS
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
-BUILTIN_PROFILES = ("smoke", "rehearsal", "single_gpu", "cluster")
+BUILTIN_PROFILES = ("smoke", "study", "rehearsal", "single_gpu", "cluster")
 TRAINING_MODES = ("full", "lora", "qlora")
 #: How the judge is trained: distillation SFT then RL (Qwen2.5-Instruct judges), or RL only (DeepSeek-distilled).
 RECIPES = ("distill_then_rl", "rl_only")
+MODEL_SIZES = ("tiny", "0.5B", "1.5B", "3B", "7B", "14B", "32B")
 RL_ONLY_FAMILIES = ("deepseek-r1-distill-qwen",)
 #: Hub owner and name prefix of the authors' released judges (checkpoints trained on the authors' prompt).
 RELEASED_JUDGE_PREFIX = "gaotang/RM-R1-"
@@ -290,6 +291,53 @@ class EvalConfig:
                               "before any training, next to the untrained tiny judge (0 = skip the section)", ge=0)
 
 
+#: Notebook 07's variants (what each trains: rmr1lib.ablations.VARIANTS).
+ABLATION_VARIANTS = ("original", "cold_start_rl", "cold_start_rl_rubrics", "cold_start_rl_rubrics_qc",
+                     "verdict_sft", "distilled", "rm_r1")
+
+
+@dataclass
+class AblationConfig:
+    """Notebook 07: the paper's ablations (Tables 2 and 3) and the budget and size sweeps (rmr1lib.ablations)."""
+
+    variants: list = _f(list(ABLATION_VARIANTS), "variants to train and evaluate (Table 2 ladder, Table 3)",
+                        items=ABLATION_VARIANTS)
+    seeds: int = _f(1, "training seeds per variant: the profile's seed, then seed+1, seed+2, ...", ge=1)
+    reuse_workbook_models: bool = _f(True, "at the profile's own seed, take notebook 03/04's judges where a variant "
+                                     "is exactly their recipe instead of training them again")
+    verdict_sft_max_steps: int = _f(0, "SFT steps of the verdict-only variant (0 = sft.max_steps)", ge=0)
+    cold_start_max_steps: int = _f(0, "GRPO steps of the cold-start variants (0 = rl.max_steps; the RM-R1 variant "
+                                   "always trains rl.max_steps, as notebook 04 does)", ge=0)
+    budgets: list = _f([], "budget sweep: evaluation token budgets for the rm_r1 judge (empty: no sweep)",
+                       may_be_empty=True)
+    sizes: list = _f([], "size sweep: hidden widths of tiny models (family tiny) or model sizes such as '7B' "
+                     "(empty: no sweep)", may_be_empty=True)
+    size_recipe: str = _f("distilled", "how each size is trained: distillation SFT only, or SFT then GRPO",
+                          choices=("distilled", "rm_r1"))
+    size_sft_max_steps: int = _f(0, "SFT steps of each size in the sweep (0 = sft.max_steps)", ge=0)
+    eval_synthetic_n: int = _f(0, "miniature benchmarks for the variants: items per part (0 = eval.synthetic_n)",
+                               ge=0)
+    eval_orders: str = _f("", "A/B orders for the variants ('' = eval.orders)", choices=("", "random", "both", "AB"))
+    eval_max_items: int = _f(-1, "cap on items per benchmark for the variants (-1 = eval.max_items, 0 = all)",
+                             ge=-1)
+
+    def check(self, family: str) -> None:
+        """Sizes fit the model family; budgets are positive integers."""
+        for b in self.budgets:
+            if isinstance(b, bool) or not isinstance(b, int) or b < 1:
+                raise ConfigError(f"ablations.budgets: {b!r} is not a positive number of tokens")
+        for s in self.sizes:
+            if family == "tiny":
+                if isinstance(s, bool) or not isinstance(s, int) or s < 32 or s % 32:
+                    raise ConfigError(f"ablations.sizes: {s!r} is not a tiny model width; family 'tiny' takes hidden "
+                                      "widths that are multiples of 32 (heads of 32 dimensions), such as 64 or 128")
+            elif s not in MODEL_SIZES or s == "tiny":
+                raise ConfigError(f"ablations.sizes: {s!r} is not a model size; choose from "
+                                  f"{', '.join(x for x in MODEL_SIZES if x != 'tiny')}")
+        if len(set(map(str, self.sizes))) != len(self.sizes):
+            raise ConfigError(f"ablations.sizes: {self.sizes} repeats a size")
+
+
 @dataclass
 class Profile:
     """A complete, validated workbook configuration."""
@@ -307,6 +355,7 @@ class Profile:
     rl: RLConfig = field(default_factory=RLConfig, metadata={"help": "GRPO"})
     distill: DistillConfig = field(default_factory=DistillConfig, metadata={"help": "teacher traces"})
     eval: EvalConfig = field(default_factory=EvalConfig, metadata={"help": "benchmark evaluation"})
+    ablations: AblationConfig = field(default_factory=AblationConfig, metadata={"help": "ablations (notebook 07)"})
 
     # ---- derived values (computed, never stored in YAML) ----
     def model_name(self) -> str:
@@ -404,8 +453,9 @@ def _check_value(path: str, value: Any, ftype: Any, meta: dict) -> Any:
             if value <= 0:
                 raise ConfigError(f"{path}: must be > 0 or 'auto', got {value!r}")
     elif ftype is list:
-        if not isinstance(value, list) or not value:
-            raise ConfigError(f"{path}: expected a non-empty list, got {value!r}")
+        if not isinstance(value, list) or (not value and not meta.get("may_be_empty")):
+            raise ConfigError(f"{path}: expected a {'' if meta.get('may_be_empty') else 'non-empty '}list, "
+                              f"got {value!r}")
         items = meta.get("items")
         for v in value:
             if items and v not in items:
@@ -476,6 +526,7 @@ def _check_consistency(p: Profile) -> None:
             "which vLLM's CPU attention rejects; raise hidden_size or lower num_heads"
         )
     p.rl.check()
+    p.ablations.check(p.model.family)
     if p.device == "cpu" and p.rl.use_vllm:
         raise ConfigError(
             "rl.use_vllm: true needs device 'cuda'; TRL's vLLM colocate mode does not run on CPU "
@@ -568,16 +619,37 @@ def profile_path(name_or_path: Union[str, Path]) -> Path:
     )
 
 
-def load_profile(name_or_path: Union[str, Path] = "smoke", overrides: Union[None, dict, str, list] = None) -> Profile:
-    """Load, override and validate a profile; raise ConfigError naming the bad key and value."""
-    path = profile_path(name_or_path)
+def _profile_data(path: Path, seen: tuple) -> dict:
+    """A profile file's settings as nested dicts; `extends: NAME` (a built-in name or a path relative to the file)
+    starts from that profile's settings and changes only what the file gives."""
+    if path.resolve() in seen:
+        raise ConfigError(f"profile file {path}: 'extends' goes round in a circle ({' -> '.join(map(str, seen))})")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"profile file {path}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"profile file {path}: expected a mapping at the top level")
-    merged = _merge(_nest(data, str(path)), parse_overrides(overrides))
+    parent = data.pop("extends", None)
+    nested = _nest(data, str(path))
+    if parent is None:
+        return nested
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"profile file {path}: 'extends' must name a profile, got {parent!r}")
+    given = parent
+    if parent not in BUILTIN_PROFILES and not Path(parent).is_absolute():
+        parent = str(path.parent / parent)
+    try:
+        found = profile_path(parent)
+    except ConfigError:
+        raise ConfigError(f"profile file {path}: extends {given!r}, which is neither a built-in profile "
+                          f"({', '.join(BUILTIN_PROFILES)}) nor a YAML file next to it") from None
+    return _merge(_profile_data(found, seen + (path.resolve(),)), nested)
+
+
+def load_profile(name_or_path: Union[str, Path] = "smoke", overrides: Union[None, dict, str, list] = None) -> Profile:
+    """Load, override and validate a profile; raise ConfigError naming the bad key and value."""
+    merged = _merge(_profile_data(profile_path(name_or_path), ()), parse_overrides(overrides))
     try:
         profile = _build(Profile, merged, "")
         _check_consistency(profile)
@@ -598,3 +670,14 @@ def describe_fields(cls: type = Profile, prefix: str = "") -> list[tuple[str, st
         else:
             rows.append((key, repr(getattr(defaults, f.name)), _describe(cls, f.name)))
     return rows
+
+
+def with_overrides(profile: Profile, overrides: Union[None, dict, str, list]) -> Profile:
+    """A validated copy of a resolved profile with overrides applied (the profile itself is not changed)."""
+    merged = _merge(profile.to_dict(), parse_overrides(overrides))
+    try:
+        changed = _build(Profile, merged, "")
+        _check_consistency(changed)
+    except ConfigError as exc:
+        raise ConfigError(f"profile {profile.name!r} with overrides {overrides!r}: {exc}") from None
+    return changed

@@ -154,10 +154,14 @@ BASE_MODEL_ARTIFACT = "base_model"             # a GGUF model source, converted 
 TOKENIZER_CORPUS_PAIRS = 512
 
 
-def base_model_path(ctx: NotebookContext) -> str:
+def base_model_path(ctx: NotebookContext, profile: Optional[Profile] = None,
+                    artifact: str = TINY_MODEL_ARTIFACT) -> str:
     """The judge's starting model: the run's offline tiny model (built once per run), the profile's GGUF model
-    converted once into the run (its origin recorded in the manifest), or the profile's folder or hub model."""
-    prof = ctx.profile
+    converted once into the run (its origin recorded in the manifest), or the profile's folder or hub model.
+
+    `profile` (default: the notebook's) and `artifact` give another starting model in the same run, e.g. a tiny
+    model of another width for notebook 07's size sweep."""
+    prof = profile or ctx.profile
     if prof.model.family != "tiny":
         from .hub import model_origin, resolve_model
         from .sources import parse_model_source
@@ -171,15 +175,16 @@ def base_model_path(ctx: NotebookContext) -> str:
         return path
     if prof.model.name_or_path != "auto":
         return prof.model.name_or_path
-    return tiny_model_path(ctx)
+    return tiny_model_path(ctx, prof, artifact)
 
 
-def tiny_model_path(ctx: NotebookContext) -> str:
+def tiny_model_path(ctx: NotebookContext, profile: Optional[Profile] = None,
+                    artifact: str = TINY_MODEL_ARTIFACT) -> str:
     """The run's offline tiny model with random weights, built once per run (on any profile: the untrained
-    reference judge of the zero-shot sections)."""
-    prof = ctx.profile
-    if ctx.run.has_artifact(TINY_MODEL_ARTIFACT):
-        return str(ctx.run.artifact(TINY_MODEL_ARTIFACT))
+    reference judge of the zero-shot sections); `profile` and `artifact` as in base_model_path."""
+    prof = profile or ctx.profile
+    if ctx.run.has_artifact(artifact):
+        return str(ctx.run.artifact(artifact))
     from .prompts import PROMPT_KINDS, fixed_texts, system_prompt
     from .synthetic import corpus_for_tokenizer, make_pairs
     from .tinymodel import build_tiny_model
@@ -190,12 +195,12 @@ def tiny_model_path(ctx: NotebookContext) -> str:
     corpus = corpus_for_tokenizer(rows) + [s for s in map(system_prompt, PROMPT_KINDS) if s]
     tiny = prof.model.tiny
     path = build_tiny_model(
-        ctx.run.path(TINY_MODEL_ARTIFACT), corpus, vocab_size=tiny.vocab_size, hidden_size=tiny.hidden_size,
+        ctx.run.path(artifact), corpus, vocab_size=tiny.vocab_size, hidden_size=tiny.hidden_size,
         num_layers=tiny.num_layers, num_heads=tiny.num_heads, num_kv_heads=tiny.num_kv_heads,
         intermediate_size=tiny.intermediate_size, max_positions=tiny.max_positions, seed=prof.seed,
         added_tokens=fixed_texts(),
     )
-    ctx.record(TINY_MODEL_ARTIFACT, path, kind="model", corpus_pairs=TOKENIZER_CORPUS_PAIRS)
+    ctx.record(artifact, path, kind="model", corpus_pairs=TOKENIZER_CORPUS_PAIRS)
     return str(path)
 
 

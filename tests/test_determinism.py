@@ -25,6 +25,9 @@ REDUCED = {
     "sft.max_steps": 24, "sft.save_steps": 12, "sft.logging_steps": 4,
     "rl.max_steps": 2, "rl.save_steps": 2, "rl.eval_steps": 2, "rl.eval_max_pairs": 4, "rl.max_response_tokens": 48,
     "eval.synthetic_n": 1,
+    # notebook 07: one short SFT variant next to notebook 03's judge, and a judge of another width
+    "ablations.variants": ["verdict_sft", "distilled"], "ablations.verdict_sft_max_steps": 4,
+    "ablations.budgets": [], "ablations.sizes": [64], "ablations.size_sft_max_steps": 4,
 }
 VOLATILE = ("seconds", "time", "created", "started", "finished", "elapsed", "wall", "runtime", "per_second",
             "_s", "duration", "timestamp", "path", "dir")

@@ -60,3 +60,17 @@ def test_content_hash_is_stable_and_order_free_for_keys():
     assert a == content_hash({"y": None, "x": [1, "é"]}) and len(a) == 16
     assert a != content_hash({"x": [1, "e"], "y": None})
     assert len(content_hash([1], length=None)) == 64
+
+
+def test_model_fingerprint_reads_weights_not_trainer_arguments(tmp_path):
+    from rmr1lib.files import model_fingerprint
+
+    for name in ("a", "b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text('{"hidden_size": 8}')
+        (folder / "model.safetensors").write_bytes(b"weights" * 100)
+        (folder / "training_args.bin").write_bytes(f"output_dir={folder}".encode())  # differs between the copies
+    assert model_fingerprint(str(tmp_path / "a")) == model_fingerprint(str(tmp_path / "b"))
+    (tmp_path / "b" / "model.safetensors").write_bytes(b"other" * 100)
+    assert model_fingerprint(str(tmp_path / "a")) != model_fingerprint(str(tmp_path / "b"))

@@ -107,7 +107,7 @@ def test_user_profile_file_copy_and_edit(tmp_path):
 
 
 def test_unknown_profile_name():
-    with pytest.raises(ConfigError, match="profile 'smok' not found: use one of smoke, rehearsal, single_gpu, cluster"):
+    with pytest.raises(ConfigError, match="profile 'smok' not found: use one of smoke, study, rehearsal, single_gpu, cluster"):
         load_profile("smok")
 
 
