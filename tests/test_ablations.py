@@ -12,6 +12,8 @@ from rmr1lib.profiles import ABLATION_VARIANTS, BUILTIN_PROFILES, load_profile, 
 from rmr1lib.prompts import VERDICT_TAGS
 from rmr1lib.synthetic import make_pairs
 
+SMOKE_SFT_STEPS = load_profile("smoke").sft.max_steps  # the judges' names carry their step count
+
 UNITS = {"sft_step": 0.5, "rl_step": 4.0, "judgement": 0.1, "engine_start": 3.0, "model_build": 7.0}
 
 
@@ -39,10 +41,10 @@ def test_plan_reuses_the_workbook_judges_only_at_the_profile_seed():
     stages = {s["id"]: s for s in plan["stages"]}
     assert len(stages) == len(plan["stages"])
     reused = {s["id"]: s["reuse"] for s in plan["stages"] if s["reuse"]}
-    assert reused == {"base": "base", "s42/sft_traces_800": "sft_model",
-                      "s42/sft_traces_800/rl_verifiable_instruct_cor_12": "rl_model"}
+    assert reused == {"base": "base", f"s42/sft_traces_{SMOKE_SFT_STEPS}": "sft_model",
+                      f"s42/sft_traces_{SMOKE_SFT_STEPS}/rl_verifiable_instruct_cor_12": "rl_model"}
     # seed 43 trains its own judges, from the same starting model
-    assert stages["s43/sft_traces_800"]["start"] == "base" and stages["s43/sft_traces_800"]["reuse"] is None
+    assert stages[f"s43/sft_traces_{SMOKE_SFT_STEPS}"]["start"] == "base" and stages[f"s43/sft_traces_{SMOKE_SFT_STEPS}"]["reuse"] is None
     assert plan["seeds"] == [42, 43]
     # every evaluation's judge is a planned stage, parents come before children
     order = [s["id"] for s in plan["stages"]]
@@ -62,8 +64,8 @@ def test_the_size_sweep_shares_the_run_width_and_builds_the_others():
     plan = ab.plan_study(full_smoke())
     sizes = [e for e in plan["evaluations"] if e["sweep"] == "size" and e["seed"] == 42]
     judges = {e["size"]: e["judge"] for e in sizes}
-    assert judges[128] == "s42/sft_traces_800"                 # the run's own width: the distilled judge itself
-    assert judges[64] == "s42/size-64/sft_traces_800"
+    assert judges[128] == f"s42/sft_traces_{SMOKE_SFT_STEPS}"                 # the run's own width: the distilled judge itself
+    assert judges[64] == f"s42/size-64/sft_traces_{SMOKE_SFT_STEPS}"
     base64 = next(s for s in plan["stages"] if s["id"] == "size-64/base")
     assert base64["reuse"] is None and base64["size"] == 64
     # with its own step count the sweep trains the run's width again (a fair sweep), and reuses nothing there
@@ -77,7 +79,7 @@ def test_cold_start_steps_leave_the_rm_r1_judge_to_notebook_04():
     plan = ab.plan_study(full_smoke(**{"ablations.cold_start_max_steps": 3}))
     rl = {s["id"]: s for s in plan["stages"] if s["kind"] == "rl" and s["seed"] == 42}
     assert rl["s42/rl_cold_start_plain_judge_3"]["steps"] == 3
-    assert rl["s42/sft_traces_800/rl_verifiable_instruct_cor_12"]["reuse"] == "rl_model"
+    assert rl[f"s42/sft_traces_{SMOKE_SFT_STEPS}/rl_verifiable_instruct_cor_12"]["reuse"] == "rl_model"
 
 
 def test_plan_needs_fixed_step_counts():
@@ -257,7 +259,7 @@ def test_with_overrides_validates_and_copies(tmp_path):
     prof = load_profile("smoke")
     changed = with_overrides(prof, {"sft.max_steps": 3, "model.tiny.hidden_size": 96, "model.tiny.num_heads": 3,
                                     "model.tiny.num_kv_heads": 1})
-    assert changed.sft.max_steps == 3 and prof.sft.max_steps == 800
+    assert changed.sft.max_steps == 3 and prof.sft.max_steps == SMOKE_SFT_STEPS
     with pytest.raises(ConfigError, match="head size"):
         with_overrides(prof, {"model.tiny.hidden_size": 96})
     text = textwrap.dedent("""\

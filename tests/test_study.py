@@ -7,6 +7,8 @@ from rmr1lib.ablations import plan_study
 from rmr1lib.profiles import load_profile
 from rmr1lib.study import evaluation_profile, results_label, stage_profile
 
+SMOKE_SFT_STEPS = load_profile("smoke").sft.max_steps  # the judges' names carry their step count
+
 
 def test_evaluation_profile_applies_the_variant_and_the_study_settings():
     prof = load_profile("smoke", {"ablations.eval_synthetic_n": 1, "ablations.eval_orders": "random",
@@ -36,8 +38,8 @@ def test_stage_profiles_carry_seed_steps_reward_and_size():
 
 
 def test_results_labels_share_identical_judgements():
-    ev = {"judge": "s42/sft_traces_800/rl_verifiable_instruct_cor_12", "budget": None}
-    assert results_label(ev, 256) == "s42__sft_traces_800__rl_verifiable_instruct_cor_12"
+    ev = {"judge": f"s42/sft_traces_{SMOKE_SFT_STEPS}/rl_verifiable_instruct_cor_12", "budget": None}
+    assert results_label(ev, 256) == f"s42__sft_traces_{SMOKE_SFT_STEPS}__rl_verifiable_instruct_cor_12"
     assert results_label({**ev, "budget": 256}, 256) == results_label(ev, 256)
     assert results_label({**ev, "budget": 64}, 256).endswith("__budget-64")
 
