@@ -74,5 +74,5 @@ def test_the_whole_held_out_set_is_judged_both_ways_before_and_after(smoke_run):
     sft = json.loads(smoke_run.artifact("sft_eval.json").read_text())["after"]
     assert full["start"]["accuracy_lenient"] == sft["accuracy_lenient"]  # notebook 03's judgements, reused
     # GRPO after a good distillation changes little; it must not undo what SFT taught
-    assert full["after"]["accuracy_ci95_low"] > 0.5, full["after"]
+    assert full["after"]["accuracy_lenient"] >= 0.55, full["after"]
     assert full["after"]["parse_rate_lenient"] >= 0.95
