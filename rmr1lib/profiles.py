@@ -650,11 +650,16 @@ def _profile_data(path: Path, seen: tuple) -> dict:
 def load_profile(name_or_path: Union[str, Path] = "smoke", overrides: Union[None, dict, str, list] = None) -> Profile:
     """Load, override and validate a profile; raise ConfigError naming the bad key and value."""
     merged = _merge(_profile_data(profile_path(name_or_path), ()), parse_overrides(overrides))
+    return _validated(merged, f"profile {str(name_or_path)!r}")
+
+
+def _validated(merged: dict, what: str) -> Profile:
+    """Build and check a profile from merged data; errors start with `what`."""
     try:
         profile = _build(Profile, merged, "")
         _check_consistency(profile)
     except ConfigError as exc:
-        raise ConfigError(f"profile {str(name_or_path)!r}: {exc}") from None
+        raise ConfigError(f"{what}: {exc}") from None
     return profile
 
 
@@ -675,9 +680,4 @@ def describe_fields(cls: type = Profile, prefix: str = "") -> list[tuple[str, st
 def with_overrides(profile: Profile, overrides: Union[None, dict, str, list]) -> Profile:
     """A validated copy of a resolved profile with overrides applied (the profile itself is not changed)."""
     merged = _merge(profile.to_dict(), parse_overrides(overrides))
-    try:
-        changed = _build(Profile, merged, "")
-        _check_consistency(changed)
-    except ConfigError as exc:
-        raise ConfigError(f"profile {profile.name!r} with overrides {overrides!r}: {exc}") from None
-    return changed
+    return _validated(merged, f"profile {profile.name!r} with overrides {overrides!r}")
