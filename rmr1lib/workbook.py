@@ -304,18 +304,10 @@ def judge_both_orders(ctx: NotebookContext, model_path: str, rows: Sequence[dict
     """Judge each pair twice, as placed and with A and B swapped (one engine start): one row per judgement with
     the pair's `id`, `order` ('AB': the preferred response shown as A, 'BA': shown as B), the `verdict` under the
     profile's verdict rule, `correct` and the `text` (the layout of evaluation result rows)."""
-    from .rewards import winner_side
-
     missing = [r.get("id") for r in rows if r.get("conversation_a") is None or r.get("conversation_b") is None]
     if missing:
         raise RmR1Error(f"judge_both_orders: rows {missing[:5]} carry no raw pair (conversation_a/b) to swap; "
                         "released RL rows hold only the rendered prompt")
-    swapped = [{**r, "conversation_a": r["conversation_b"], "conversation_b": r["conversation_a"],
-                "winner": "model_b" if winner_side(r["winner"]) == "A" else "model_a"} for r in rows]
     rule = ctx.profile.judge.verdict_rule
-    out = []
-    for r in judge_rows(ctx, model_path, [*rows, *swapped]):
-        preferred, verdict = winner_side(r["winner"]), r[f"verdict_{rule}"]
-        out.append({"id": r["id"], "order": "AB" if preferred == "A" else "BA", "verdict": verdict,
-                    "correct": int(verdict == preferred), "text": r["text"]})
-    return out
+    return [{"id": r["id"], "order": r["order"], "verdict": r[f"verdict_{rule}"], "correct": r[f"correct_{rule}"],
+             "text": r["text"]} for r in judge_rows(ctx, model_path, rows, orders="both")]
