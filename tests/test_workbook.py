@@ -134,3 +134,18 @@ def test_generation_options_follow_the_profile():
         trust_remote_code=False)
     sampling = sampling_from_profile(gpu, seed=3, max_new_tokens=7)
     assert (sampling.seed, sampling.max_new_tokens, sampling.temperature) == (3, 7, gpu.generation.temperature)
+
+
+def test_judge_both_orders_judges_every_pair_both_ways_with_the_real_engine(tmp_path, monkeypatch):
+    from rmr1lib.synthetic import make_pairs
+    from rmr1lib.workbook import base_model_path, judge_both_orders
+
+    monkeypatch.setenv("RMR1_RUNS_ROOT", str(tmp_path))
+    ctx = start_notebook("02_x", "smoke", {"generation.backend": "transformers", "generation.max_new_tokens": 4,
+                                           "torch_threads": 1}, run_name="zs", seed=3)
+    rows = make_pairs(3, seed=3)
+    out = judge_both_orders(ctx, base_model_path(ctx), rows)
+    assert sorted((r["id"], r["order"]) for r in out) == sorted((r["id"], o) for r in rows for o in ("AB", "BA"))
+    assert all(r["correct"] == int(r["verdict"] == ("A" if r["order"] == "AB" else "B")) for r in out)
+    with pytest.raises(RmR1Error, match="no raw pair"):
+        judge_both_orders(ctx, base_model_path(ctx), [dict(rows[0], conversation_a=None)])
