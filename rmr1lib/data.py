@@ -615,12 +615,39 @@ def _group_key(row: dict) -> str:
     return content_hash([m.get("content") for m in row.get("context_messages", [])])
 
 
-def split_rows(rows: Sequence[dict], n_heldout: int, n_train: int, seed: int) -> tuple[list, list, list[Drop]]:
-    """(train, heldout, drops): whole question groups go to held-out until it has n_heldout rows; train is
-    shuffled and capped at n_train (0 = no cap)."""
+def _reply_key(row: dict) -> Optional[str]:
+    a, b = row.get("conversation_a"), row.get("conversation_b")
+    if not a or not b:
+        return None
+    return content_hash(sorted([a[-1].get("content"), b[-1].get("content")]))
+
+
+def _linked_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    """Rows grouped by union of two links: the same client question, or the same two replies (in any order)."""
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for row in rows:
+        question, replies = "q" + _group_key(row), _reply_key(row)
+        if replies is not None:
+            parent[find("r" + replies)] = find(question)
+        find(question)
     groups: dict[str, list[dict]] = {}
     for row in rows:
-        groups.setdefault(_group_key(row), []).append(row)
+        groups.setdefault(find("q" + _group_key(row)), []).append(row)
+    return groups
+
+
+def split_rows(rows: Sequence[dict], n_heldout: int, n_train: int, seed: int) -> tuple[list, list, list[Drop]]:
+    """(train, heldout, drops): whole groups go to held-out until it has n_heldout rows; train is shuffled and
+    capped at n_train (0 = no cap). A group holds the rows linked by a shared client question or a shared pair of
+    replies, so neither a question nor a reply pair is on both sides."""
+    groups = _linked_groups(rows)
     order = list(groups)
     random.Random(f"rmr1-split|{seed}").shuffle(order)
     heldout: list[dict] = []

@@ -596,3 +596,17 @@ def test_side_by_side_html_escapes_titles_and_parts():
     view = side_by_side_html({"<i>left</i>": {"part <1>": "a & b"}, "right": {"x": "</td></tr>"}}, caption="<c>")
     assert "<i>" not in view and "&lt;i&gt;left&lt;/i&gt;" in view and "a &amp; b" in view
     assert "&lt;/td&gt;&lt;/tr&gt;" in view and view.count("<td") == 2 and balanced(view)
+
+
+def test_split_keeps_a_shared_reply_pair_on_one_side():
+    from rmr1lib.data import split_rows
+    from rmr1lib.synthetic import make_pairs
+
+    rows = make_pairs(40, seed=9)
+    twin = json.loads(json.dumps(rows[0]))  # another question, the same two replies
+    twin["id"] = "twin"
+    twin["conversation_a"][-2]["content"] = twin["conversation_b"][-2]["content"] = "A different question?"
+    for n_heldout in range(0, 12):
+        train, heldout, _ = split_rows(rows + [twin], n_heldout, 0, seed=n_heldout)
+        sides = {r["id"]: side for side, part in (("train", train), ("heldout", heldout)) for r in part}
+        assert sides["twin"] == sides[rows[0]["id"]]

@@ -309,18 +309,23 @@ def test_sft_optimiser_schedule_floor_and_per_sample_loss(tmp_path):
     from rmr1lib.synthetic import corpus_for_tokenizer, make_pairs
     from rmr1lib.tinymodel import build_tiny_model
 
-    kind = "plain_judge"  # short prompts keep the steps cheap
+    kind = "reasoning_model"  # short prompts keep the steps cheap, and its traces differ in length and content
     rows = make_pairs(12, seed=5, multi_turn_fraction=0.0)
     corpus = corpus_for_tokenizer(make_pairs(48, seed=5)) + [system_prompt("instruct_cor")]
     base = str(build_tiny_model(tmp_path / "tiny", corpus, seed=5, hidden_size=64, num_heads=2, num_kv_heads=1,
                                 intermediate_size=128))
     records = sorted(run_two_pass(rows, OracleTeacher(kind), tmp_path / "store.jsonl", prompt_kind=kind).records,
                      key=lambda r: len(r["completion"][0]["content"]))
-    short, long = records[0], records[-1]
+    short, longest = records[0], records[-1]
+    # the synthetic traces are compact (their lengths differ by ~30%): repeat the longest so that the two
+    # averaging rules weigh the traces clearly differently
+    long = {**longest, "completion": [{"role": "assistant",
+                                       "content": "\n".join([longest["completion"][0]["content"]] * 3)}]}
 
     def trainer(recs, out, **keys):
         over = {"judge.prompt_kind": kind, "sft.per_device_batch_size": 1, "sft.logging_steps": 1,
-                "sft.warmup_ratio": 0.0, "sft.save_steps": 1000, "sft.learning_rate": 3e-3, **keys}
+                "sft.warmup_ratio": 0.0, "sft.save_steps": 1000, "sft.learning_rate": 3e-3, "sft.max_grad_norm": 5.0,
+                "sft.group_by_length": False, **keys}
         return make_sft_trainer(base, recs, tmp_path / out, load_profile("smoke", over))
 
     # make one trace much easier than the other, so that the two averages differ clearly

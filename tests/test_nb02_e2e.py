@@ -34,7 +34,10 @@ def test_whole_prompts_are_about_the_sum_of_their_parts(summary):
         parts = sum(r["tokens"] for r in summary["part_tokens"] if r["kind"] == kind)
         assert abs(whole - parts) <= 40, kind  # chat template, separators and token boundaries only
     whole = summary["whole_prompt_tokens"]
-    assert whole["instruct_cor"] > whole["rubrics_only"] > whole["plain_judge"] > whole["reasoning_model"]
+    # the smoke tokenizer gives every fixed prompt part one token (prompts.fixed_texts), so the kinds differ by
+    # their number of parts: the full Chain-of-Rubrics prompt has the most
+    assert whole["instruct_cor"] == max(whole.values()) and whole["reasoning_model"] == min(whole.values())
+    assert all(r["tokens"] == 1 for r in summary["part_tokens"] if not r["part"].startswith("pair block"))
 
 
 def test_teacher_traces_parse_completely(summary):

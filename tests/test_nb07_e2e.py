@@ -35,7 +35,7 @@ def test_every_variant_and_sweep_point_has_a_row(study):
     a = load_profile("smoke").ablations
     got = {(r["sweep"], r["variant"], r["size"], r["budget"]) for r in rows}
     want = {("variants", v, None, None) for v in a.variants}
-    want |= {("budget", "rm_r1", None, b) for b in set(a.budgets) | {256}}
+    want |= {("budget", "rm_r1", None, b) for b in set(a.budgets) | {default_budget(load_profile("smoke"))}}
     want |= {("size", a.size_recipe, s, None) for s in a.sizes}
     assert got == want and len(rows) == len(want)
     assert {r["seed"] for r in rows} == {42}
@@ -51,7 +51,7 @@ def test_rows_are_reproduced_from_their_results_files(study):
         assert row["judgements"] == sum(s["orders"]["rows"] for s in rescored.values())
         settings = summary["settings"]
         assert settings["orders"] == "both" and settings["order_seed"] == 42
-        assert settings["max_new_tokens"] == (row["budget"] or 256)
+        assert settings["max_new_tokens"] == (row["budget"] or default_budget(load_profile("smoke")))
         want_kind = "plain_judge" if row["variant"] in ("original", "verdict_sft") else "instruct_cor"
         assert settings["prompt_kind"] == want_kind, row["variant"]
 
@@ -73,7 +73,7 @@ def test_a_shorter_budget_cuts_off_at_least_as_many_judgements(study):
     _, rows, _ = study
     budget = {r["budget"]: r["truncation_rate"] for r in rows if r["sweep"] == "budget"}
     rates = [budget[b] for b in sorted(budget)]
-    assert len(rates) >= 2 and rates == sorted(rates, reverse=True)  # greedy: cut at 256 means cut at 64
+    assert len(rates) >= 2 and rates == sorted(rates, reverse=True)  # greedy: cut at the long budget means cut at 64
 
 
 def test_one_seed_decides_no_claim(smoke_run):

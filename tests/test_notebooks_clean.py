@@ -52,3 +52,12 @@ def test_notebook_is_clean(path):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rmr1lib"):
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, f"{path.name}: cell {i} imports private names {private}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_its_own_id(path):
+    """nbformat 4.5 cell ids: a cell without one draws a warning from papermill now and an error in later
+    nbformat versions; duplicates break cell-level merges."""
+    ids = [cell.get("id") for cell in json.loads(path.read_text())["cells"]]
+    assert None not in ids, f"{path.name}: cell {ids.index(None)} has no id"
+    assert len(ids) == len(set(ids)), f"{path.name}: duplicate cell ids"
