@@ -622,8 +622,15 @@ def _reply_key(row: dict) -> Optional[str]:
     return content_hash(sorted([a[-1].get("content"), b[-1].get("content")]))
 
 
+def _last_question_key(row: dict) -> Optional[str]:
+    conv = row.get("conversation_a") or []
+    users = [m.get("content") for m in conv if m.get("role") == "user"]
+    return content_hash(users[-1]) if users else None
+
+
 def _linked_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
-    """Rows grouped by union of two links: the same client question, or the same two replies (in any order)."""
+    """Rows grouped by three links: the same client conversation, the same last question (after any history), or
+    the same two replies (in any order)."""
     parent: dict[str, str] = {}
 
     def find(key: str) -> str:
@@ -633,10 +640,11 @@ def _linked_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
         return key
 
     for row in rows:
-        question, replies = "q" + _group_key(row), _reply_key(row)
-        if replies is not None:
-            parent[find("r" + replies)] = find(question)
+        question, replies, last = "q" + _group_key(row), _reply_key(row), _last_question_key(row)
         find(question)
+        for other in (("r" + replies) if replies else None, ("u" + last) if last else None):
+            if other is not None:
+                parent[find(other)] = find(question)
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(find("q" + _group_key(row)), []).append(row)
@@ -652,12 +660,25 @@ def split_rows(rows: Sequence[dict], n_heldout: int, n_train: int, seed: int) ->
     random.Random(f"rmr1-split|{seed}").shuffle(order)
     heldout: list[dict] = []
     train: list[dict] = []
+    # each category gets about an equal share of the held-out rows (a category whose rows form few large groups
+    # would otherwise be crowded out by one with many small groups); what a category cannot fill goes to the rest
+    categories = sorted({str(r.get("category")) for r in rows})
+    quota = -(-n_heldout // max(len(categories), 1))
+    taken: dict[str, int] = {}
+    for strict in (True, False):
+        left = []
+        for key in order:
+            members = groups[key]
+            category = str(members[0].get("category"))
+            fits = len(heldout) + len(members) <= n_heldout
+            if fits and (not strict or taken.get(category, 0) + len(members) <= quota):
+                heldout.extend(members)
+                taken[category] = taken.get(category, 0) + len(members)
+            else:
+                left.append(key)
+        order = left
     for key in order:
-        members = groups[key]
-        if len(heldout) + len(members) <= n_heldout:
-            heldout.extend(members)
-        else:
-            train.extend(members)
+        train.extend(groups[key])
     drops = []
     if n_train and len(train) > n_train:
         for row in train[n_train:]:

@@ -610,3 +610,17 @@ def test_split_keeps_a_shared_reply_pair_on_one_side():
         train, heldout, _ = split_rows(rows + [twin], n_heldout, 0, seed=n_heldout)
         sides = {r["id"]: side for side, part in (("train", train), ("heldout", heldout)) for r in part}
         assert sides["twin"] == sides[rows[0]["id"]]
+
+
+def test_heldout_gives_each_category_about_an_equal_share():
+    from collections import Counter
+
+    from rmr1lib.data import split_rows
+    from rmr1lib.synthetic import make_pairs
+
+    # the reasoning rows form a few large groups (generic replies shared across questions): without a quota the
+    # held-out split would be mostly the kinds with many small groups
+    _, heldout, _ = split_rows(make_pairs(1500, seed=4), 60, 0, seed=4)
+    counts = Counter(r["category"] for r in heldout)
+    assert len(heldout) == 60 and set(counts) == {"reasoning", "chat", "safety"}
+    assert max(counts.values()) - min(counts.values()) <= 6, counts
