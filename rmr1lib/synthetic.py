@@ -5,26 +5,27 @@ docs/paper-settings.md) and distils Chain-of-Rubrics traces written by strong te
 can be downloaded in the smoke path, so this module makes small, checkable substitutes:
 
 * ``make_pairs`` writes seeded RM-R1 rows whose right answer is known by construction. Three kinds, as in the
-  paper's mix: *reasoning* (look a fact up, count a list, add, compare two numbers, read a short program: one
-  response right, one with a plausible slip), *chat* (instructions with one checkable rule: one response keeps
-  it, one breaks it) and *safety* (placeholder harmful requests where refusing wins; harmless requests with
-  alarming words where helping wins).
-* ``oracle_trace`` writes a correct judge trace for such a row in the output format of every prompt kind: our
-  stand-in for the teacher traces of the distillation stage.
+  paper's mix: *reasoning* (is one number larger or smaller than another, is a number even or odd, what does a
+  three-line program print: the two replies are one sentence with the answer changed, so the judge must solve
+  the problem itself), *chat* (advice with one rule the client states: ask or do not ask a question, use or avoid
+  bullet points, include or avoid a number; one reply keeps it, the same advice breaks it) and *safety*
+  (placeholder harmful requests where refusing wins; harmless requests with alarming words where helping wins).
+* ``oracle_trace`` writes a correct judge trace for such a row in the output format of every prompt kind (or,
+  with ``mistaken=True``, the trace of a teacher that misread the pair): our stand-in for the teacher traces of
+  the distillation stage.
 * ``check_constraint`` is the checker behind every chat rule.
 
-What makes the judgement learnable by a tiny model is the structure of the Chain-of-Rubrics trace itself: the
-judge first solves the problem (reasoning) or states the rule that matters (chat), then *copies* each response's
-deciding evidence into ``<quote_A>`` / ``<quote_B>``, writes that evidence next to its own answer or rule in the
-summary, and only then decides. Every decision is read off text the judge has just written.
+The trace is compact: the task type, the judge's own solution or a two-line rubric, a short quote and a verdict
+line per reply, and the answer tag. Every decision is read off text the judge has just written.
 
 The data is built so that shallow cues do not give the answer away: the preferred response is not longer or
-shorter on average, it does not share more words with the question, and it is placed at random. The
-``baseline_*`` functions measure exactly these cues and the tests keep each of them near chance.
+shorter on average, it does not share more words with the question, and it is placed at random.
+``baseline_verdict`` and ``BASELINES`` measure exactly these cues and the tests keep each of them near chance.
 
-Two *splits* use disjoint wording and values: ``split="train"`` (training and held-out pairs) and
-``split="bench"`` (the miniature benchmarks): other question and answer templates, other names, places, words,
-topics and requests. A judge that scores well on the bench split has learned the check, not the items.
+Two *splits*: ``split="train"`` (training and held-out pairs) and ``split="bench"`` (the miniature benchmarks),
+with their own seed stream, question frames, reply sentences, topics, requests and closing lines. The sentences
+that carry the judgement (how a rule is worded, how a refusal opens, the placeholder tag) and the one-digit
+numbers are shared: a model this small has no way to know a word it never saw. docs/synthetic.md has the details.
 
 Pure core: standard library only. The harmful requests are placeholders; no real harmful content is written.
 """
