@@ -251,14 +251,6 @@ _RULES = {
                               "Do not ask me a question.", "Avoid asking me questions.", "Skip any questions to me.",
                               "Don't end with a question."),
                     "bench": ("Never ask me a question.", "I want no questions from you.")},
-    "lowercase": {"train": ("Write everything in lowercase.", "Use only lowercase letters.", "Lowercase only, please.",
-                            "Please reply in lowercase.", "All lowercase, no capital letters.",
-                            "Keep every letter lowercase."),
-                  "bench": ("I want it all in lowercase.", "Type it in lowercase letters.")},
-    "capitals": {"train": ("Please use normal capital letters.", "Write with proper capital letters.",
-                           "Start sentences with capital letters.", "Use capital letters where they belong.",
-                           "Don't write all in lowercase; use capital letters.", "Capital letters, please."),
-                 "bench": ("I want proper capital letters.", "Begin every sentence with a capital letter.")},
     "bullets": {"train": ("Answer as a bulleted list.", "Use bullet points.", "Please reply in bullet points.",
                           "Give me a list with bullet points.", "Format it as bullet points.", "Bullet points, please."),
                 "bench": ("I want bullet points only.", "Write your tips as bullet points.")},
@@ -272,14 +264,6 @@ _RULES = {
     "no_number": {"train": ("Please avoid numbers.", "Don't use any numbers.", "No numbers, please.",
                             "Do not mention a number.", "Leave out every number.", "Skip the numbers."),
                   "bench": ("Never write a number.", "I want no numbers at all.")},
-    "exclaim": {"train": ("Sound excited: use an exclamation mark.", "Add an exclamation mark somewhere.",
-                          "Please use an exclamation mark.", "Include an exclamation mark.",
-                          "Be cheerful, with an exclamation mark.", "Put an exclamation mark in it."),
-                "bench": ("I want an exclamation mark in there.", "End on an exclamation mark.")},
-    "no_exclaim": {"train": ("No exclamation marks, please.", "Keep it calm, without exclamation marks.",
-                             "Don't use exclamation marks.", "Avoid exclamation marks.",
-                             "Please do not use an exclamation mark.", "Skip the exclamation marks."),
-                   "bench": ("Never use an exclamation mark.", "I want no exclamation marks at all.")},
 }
 # The sentences that carry the judgement are shared by the splits (a model this small cannot know a rule or a
 # refusal worded with words it never saw); everything around them (asks, topics, follow-ups, openings, fillers,
@@ -289,21 +273,15 @@ for _wordings in _RULES.values():
 _SHORT_RULE = {
     "ask_question": "asks the client a question",
     "no_question": "asks no question",
-    "lowercase": "is all lowercase",
-    "capitals": "uses capital letters",
     "bullets": "is a bulleted list",
     "no_bullets": "has no bullet list",
     "number": "includes a number",
     "no_number": "has no number",
-    "exclaim": "uses an exclamation mark",
-    "no_exclaim": "has no exclamation mark",
 }
 # the feature each rule is about, and whether the rule wants it present
 _RULE_FEATURE = {"ask_question": ("question", True), "no_question": ("question", False),
-                 "lowercase": ("lowercase", True), "capitals": ("lowercase", False),
                  "bullets": ("bullets", True), "no_bullets": ("bullets", False),
-                 "number": ("number", True), "no_number": ("number", False),
-                 "exclaim": ("exclaim", True), "no_exclaim": ("exclaim", False)}
+                 "number": ("number", True), "no_number": ("number", False)}
 _BULLET_LINE = re.compile(r"^\s*[-*\u2022]\s+\S")
 
 
