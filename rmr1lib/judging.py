@@ -19,6 +19,7 @@ from math import comb
 from statistics import mean
 from typing import Optional, Sequence
 
+from .errors import DataError
 from .parsing import parse_trace, parse_verdict
 from .prompts import build_messages
 from .rewards import winner_side
@@ -37,6 +38,11 @@ def judge_messages(rows: Sequence[dict], prompt_kind: str) -> list[list[dict]]:
         else:
             out.append(list(r["context_messages"]))
     return out
+
+
+def has_responses(row: dict) -> bool:
+    """Whether a preference row carries its two conversations (conversation_a/_b), not only a rendered prompt."""
+    return bool(row.get("conversation_a")) and bool(row.get("conversation_b"))
 
 
 def swap_sides(row: dict) -> dict:
@@ -62,10 +68,13 @@ def score_judgement(text: str, winner: str) -> dict:
 def judge_pairs(generator, rows: Sequence[dict], prompt_kind: str, settings, progress: bool = False,
                 orders: str = "given") -> list[dict]:
     """Judge every row and score it. `orders="given"`: each pair as placed; `"both"`: as placed and swapped
-    (two results per pair, for position consistency). Each result carries its `order` ("AB": preferred is A)."""
+    (two results per pair, for position consistency). A prompt-only row (a released RL row keeps only the rendered
+    prompt, see `has_responses`) cannot be swapped and is judged once, as placed, under either setting. Each result
+    carries its `order` ("AB": preferred is A)."""
     if orders not in ("given", "both"):
         raise ValueError(f"orders must be 'given' or 'both', got {orders!r}")
-    shown = list(rows) if orders == "given" else [x for r in rows for x in (r, swap_sides(r))]
+    shown = list(rows) if orders == "given" else \
+        [x for r in rows for x in ((r, swap_sides(r)) if has_responses(r) else (r,))]
     texts = generator.generate(judge_messages(shown, prompt_kind), settings, progress=progress)
     return [{"id": r["id"], "category": r.get("category"), "task": (r.get("meta") or {}).get("task"),
              "winner": r["winner"], "order": "AB" if winner_side(r["winner"]) == "A" else "BA", "text": t,
@@ -192,6 +201,10 @@ def baseline_items_from_pairs(rows: Sequence[dict], orders: str = "given") -> li
     ("given") or in both orders ("both", as the judge is measured when it is judged both ways)."""
     items = []
     for row in rows:
+        if not has_responses(row):
+            raise DataError(f"row {row.get('id')!r} has no conversation_a/conversation_b (a prompt-only released "
+                            "row): the shortcut baselines read the two responses; pass only rows for which "
+                            "judging.has_responses is true")
         for placed in ([row] if orders == "given" else [row, swap_sides(row)]):
             items.append({"question": _last_user_turn(placed["conversation_a"][:-1]),
                           "response_a": placed["conversation_a"][-1]["content"],
@@ -303,6 +316,6 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
     return text + f" Its accuracy {accuracy_against_chance(accuracy, n)}."
 
 
-__all__ = ["ORDERS", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores", "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval",
+__all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores", "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval",
            "position_consistency", "verdict_metrics", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

@@ -123,3 +123,32 @@ def test_describe_accuracy_places_the_interval_against_chance():
     assert "coin flips could give the same" in describe_accuracy(m(66, 128))
     assert "below 0.50" in describe_accuracy(m(20, 128))
     assert "judged nothing" in describe_accuracy({"n": 0})
+
+
+def _prompt_only(row):
+    """A row as the released RL sets hold it: the rendered prompt and the label, no raw pair."""
+    return {**row, "conversation_a": None, "conversation_b": None}
+
+
+def test_prompt_only_rows_are_judged_once_in_both_orders_mode():
+    rows = make_pairs(6, seed=4)
+    mixed = rows[:4] + [_prompt_only(r) for r in rows[4:]]
+    results = judge_pairs(_Always("A"), mixed, "instruct_cor", None, orders="both")
+    assert len(results) == 4 * 2 + 2
+    counts = {}
+    for r in results:
+        counts[r["id"]] = counts.get(r["id"], 0) + 1
+    assert [counts[r["id"]] for r in mixed] == [2, 2, 2, 2, 1, 1]
+    m = verdict_metrics(results)
+    assert m["n"] == 10 and m["position_consistency"] == 0.0  # consistency over the four swappable pairs only
+
+
+def test_shortcut_baselines_name_a_prompt_only_row():
+    from rmr1lib.errors import DataError
+    from rmr1lib.judging import baseline_items_from_pairs, has_responses
+
+    rows = make_pairs(3, seed=5)
+    bad = _prompt_only(rows[1])
+    assert has_responses(rows[0]) and not has_responses(bad)
+    with pytest.raises(DataError, match=repr(bad["id"]).replace("[", r"\[")):
+        baseline_items_from_pairs([rows[0], bad, rows[2]])
