@@ -132,6 +132,25 @@ def verdict_records(pairs: Sequence[dict], prompt_kind: str) -> list[dict]:
     return out
 
 
+def verdict_records_from_traces(traces: Sequence[dict]) -> list[dict]:
+    """Verdict-only SFT records from distillation traces themselves (their prompt, their labelled winner): for
+    traces that no training pair matches by id, as the released distillation set's."""
+    from .prompts import VERDICT_TAGS
+    from .rewards import winner_side
+
+    if not traces:
+        raise DataError("verdict_records_from_traces: no traces")
+    out = []
+    for i, t in enumerate(traces):
+        if not t.get("prompt") or t.get("winner") is None:
+            raise DataError(f"trace {i} (id {t.get('id')!r}) has no {'prompt' if not t.get('prompt') else 'winner'}: "
+                            "a verdict-only record needs both")
+        tag = VERDICT_TAGS[0] if winner_side(t["winner"]) == "A" else VERDICT_TAGS[1]
+        out.append({"id": t.get("id", i), "prompt": t["prompt"], "completion": [{"role": "assistant", "content": tag}],
+                    "winner": t["winner"], "category": t.get("category")})
+    return out
+
+
 def size_overrides(profile: Profile, size: Any) -> dict:
     """Overrides for one point of the size sweep: a tiny model's width (heads of 32 dimensions, MLP twice as wide)
     or a model size of the profile's family."""
@@ -396,7 +415,7 @@ def paper_rows(rows: Sequence[dict], paper: Sequence[dict]) -> list[dict]:
     return out
 
 
-__all__ = ["METRIC", "Variant", "VARIANTS", "variant", "study_seeds", "variant_overrides", "stage_overrides",
+__all__ = ["METRIC", "Variant", "VARIANTS", "variant", "study_seeds", "variant_overrides", "stage_overrides", "verdict_records_from_traces",
            "verdict_records", "size_overrides",
            "default_budget", "plan_study", "UNIT_COSTS", "estimate_seconds", "result_row", "summarize",
            "paired_differences",

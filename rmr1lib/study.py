@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from .ablations import (default_budget, plan_study, result_row, stage_overrides, variant, variant_overrides,
-                        verdict_records)
+                        verdict_records, verdict_records_from_traces)
 from .errors import RmR1Error
 from .files import atomic_write_json, read_jsonl
 from .profiles import Profile, with_overrides
@@ -105,8 +105,12 @@ def build_stage(ctx: NotebookContext, stage: dict, models: dict, data: dict,
     if kind == "sft":
         from .sft import train_sft
 
-        records = data["traces"] if stage["records"] == "traces" else verdict_records(
-            data["distilled_pairs"], prof.judge.prompt_kind)
+        if stage["records"] == "traces":
+            records = data["traces"]
+        elif data["distilled_pairs"]:
+            records = verdict_records(data["distilled_pairs"], prof.judge.prompt_kind)
+        else:  # traces written for no training pair of this run (a released distillation set)
+            records = verdict_records_from_traces(data["traces"])
         reused = _sft_reusable(ctx, start, records, prof) if stage["reuse"] else None
         if reused:
             return {"model": reused, "seconds": 0.0, "how": "notebook 03's judge"}
@@ -204,14 +208,15 @@ def evaluate_judge(ctx: NotebookContext, model_path: str, evaluations: list, sta
 
 
 def study_data(ctx: NotebookContext) -> dict:
-    """What the variants train on: the run's training pairs, notebook 03's traces and the pairs they cover."""
+    """What the variants train on: the run's training pairs, notebook 03's traces and the pairs they cover (none
+    when the traces come from a released distillation set: the verdict-only variant then reads the traces' own
+    prompts and labels)."""
     train = load_pairs(ctx, "train")
     traces = read_jsonl(ctx.run.artifact("traces.jsonl"))
+    if not traces:
+        raise RmR1Error(f"run {ctx.run.dir}: traces.jsonl is empty; rerun notebook 03")
     by_id = {r["id"]: r for r in train}
-    distilled_pairs = [by_id[t["id"]] for t in traces if t["id"] in by_id]
-    if not distilled_pairs:
-        raise RmR1Error(f"run {ctx.run.dir}: none of the {len(traces)} traces matches a training pair by id; the "
-                        "verdict-only variant needs the pairs the traces were written for (rerun notebooks 01 and 03)")
+    distilled_pairs = [by_id[t["id"]] for t in traces if t.get("id") in by_id]
     return {"train": train, "traces": traces, "distilled_pairs": distilled_pairs}
 
 

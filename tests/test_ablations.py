@@ -128,6 +128,20 @@ def test_verdict_records_answer_with_the_label_only():
         ab.verdict_records([], "plain_judge")
 
 
+def test_verdict_records_from_released_traces_keep_their_prompts():
+    from rmr1lib.distill import load_released_traces
+    from rmr1lib.files import repo_root
+
+    traces, _ = load_released_traces(str(repo_root() / "data" / "rehearsal" / "distill_sft.jsonl"))
+    records = ab.verdict_records_from_traces(traces)
+    assert len(records) == len(traces)
+    for trace, record in zip(traces, records):
+        want = VERDICT_TAGS[0] if trace["winner"] in ("model_a", "A") else VERDICT_TAGS[1]
+        assert record["prompt"] == trace["prompt"] and record["completion"][0]["content"] == want
+    with pytest.raises(DataError, match="trace 1 .*winner"):
+        ab.verdict_records_from_traces([traces[0], {**traces[1], "winner": None}])
+
+
 def rows_for(values: dict, sweep="variants", key=None):
     out = []
     for name, per_seed in values.items():
