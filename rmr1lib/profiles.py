@@ -167,6 +167,10 @@ class SFTConfig:
                              "sequence's token mean, then the mean over sequences (the paper's trainer at "
                              "micro-batch 1); per_token = all tokens of the step together (TRL's default)",
                              choices=("per_sample", "per_token"))
+    loss_impl: str = _f("fused", "how the loss is computed: fused = TRL's chunked LM-head kernel (never builds "
+                        "the full logits: the memory-safe choice for large vocabularies on GPUs); logits = the "
+                        "model's own logits over the labelled span and a plain cross-entropy, the same loss "
+                        "(measured 2.5x faster per step for the tiny model on CPU)", choices=("fused", "logits"))
     packing: bool = _f(False, "pack sequences into max_length blocks (paper: on; needs GPU FlashAttention)")
     group_by_length: bool = _f(False, "batch traces of similar length together (less padding when micro-batch > 1; "
                                "the order stays seeded)")

@@ -180,3 +180,25 @@ def test_bad_records_lengths_and_cpu_settings(setup, tmp_path):
         sft_training_args(load_profile("cluster"), tmp_path / "c")
     with pytest.raises(ConfigError, match="sft.mode"):
         load_profile("smoke", {"sft.mode": "adapter"})
+
+
+@pytest.mark.parametrize("mode,averaging", [("full", "per_sample"), ("full", "per_token"), ("lora", "per_sample")])
+def test_logits_loss_matches_trls_fused_head(setup, tmp_path, mode, averaging):
+    """sft.loss_impl 'logits' (the smoke profile's faster CPU path) trains exactly as TRL's fused LM head: the same
+    losses, token accuracies, entropies and gradient norms at every step, and the same weights at the end."""
+    from rmr1lib.sft import train_sft
+
+    model, records, _ = setup
+    out = {}
+    for impl in ("fused", "logits"):
+        prof = profile(mode, **{"sft.loss_impl": impl, "sft.loss_averaging": averaging, "sft.max_steps": 4,
+                                "sft.per_device_batch_size": 4, "sft.group_by_length": True})
+        out[impl] = train_sft(model, records, tmp_path / impl, prof, log=lambda m: None)
+    fused, logits = out["fused"].loss_history, out["logits"].loss_history
+    assert [h["step"] for h in fused] == [h["step"] for h in logits] == [1, 2, 3, 4]
+    for a, b in zip(fused, logits):
+        for key in ("loss", "mean_token_accuracy", "entropy", "grad_norm"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), (key, a, b)
+    wa, wb = weights(out["fused"].model_dir), weights(out["logits"].model_dir)
+    assert set(wa) == set(wb)
+    assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-4
