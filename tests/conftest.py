@@ -1,12 +1,16 @@
-"""Test set-up: the workbook's CPU runtime settings, and the smoke workbook run once per session in the background.
+"""Test set-up: the workbook's CPU runtime settings, and the workbooks the end-to-end tests read, run in the
+background.
 
-The end-to-end tests (tests/test_nb*_e2e.py, tests/test_workbook_e2e.py) read one full smoke workbook run, made
-through the runner's command line (the README's main path). It takes minutes, so it starts in a separate process
-as soon as pytest knows that a selected test needs it, and those tests run last: meanwhile the rest of the suite
-runs on the other core. Each process uses one torch thread. To check the end-to-end assertions against a run you
-already have, point RMR1_E2E_RUN at its folder (runs/smoke/<run-name>); no workbook is started then.
+The end-to-end tests (tests/test_nb*_e2e.py, tests/test_workbook_e2e.py) read one full smoke workbook run, and the
+determinism test two reduced runs of the same seed; all are made through the runner's command line (the README's
+main path). They take minutes, so each starts in its own process as soon as pytest knows that a selected test needs
+it, and the tests that read them run last: meanwhile the rest of the suite runs beside them. Each process uses one
+torch thread (on 2 cores, one thread per process beats two sharing a core). To check the end-to-end assertions
+against a run you already have, point RMR1_E2E_RUN at its folder (runs/smoke/<run-name>); no full workbook is
+started then.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +25,8 @@ from rmr1lib import runtime
 runtime.configure_environment(offline=True, threads=1)
 
 SMOKE_FIXTURE = "smoke_run"
+DETERMINISM_FIXTURE = "determinism_runs"
+DETERMINISM_RUNS = ("first", "second")
 EXISTING_RUN = "RMR1_E2E_RUN"
 _background: dict = {}
 
@@ -36,19 +42,23 @@ def pytest_configure(config):
 class BackgroundWorkbook:
     """`python -m rmr1lib.runner --profile smoke` in its own process, in a throwaway runs folder."""
 
-    def __init__(self, run_name: str = "e2e"):
-        self.root = Path(tempfile.mkdtemp(prefix="rmr1-e2e-"))
+    def __init__(self, run_name: str = "e2e", overrides: dict | None = None, only: tuple = ()):
+        self.root = Path(tempfile.mkdtemp(prefix=f"rmr1-{run_name}-"))
         self.run_name = run_name
         self.log_path = self.root / "runner.log"
         env = {**os.environ, "RMR1_RUNS_ROOT": str(self.root)}
         env.pop("PYTEST_CURRENT_TEST", None)
+        # one torch thread: the rest of the suite runs at the same time (the profile's two threads are the faster
+        # choice only on an otherwise idle machine)
+        settings = {"torch_threads": 1, **(overrides or {})}
+        args = [sys.executable, "-m", "rmr1lib.runner", "--profile", "smoke", "--run-name", run_name]
+        for key, value in settings.items():
+            args += ["--set", f"{key}={json.dumps(value)}"]
+        if only:
+            args += ["--only", ",".join(only)]
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(
-                # one torch thread: the rest of the suite runs on the other core at the same time (the profile's
-                # two threads are the faster choice only on an otherwise idle machine)
-                [sys.executable, "-m", "rmr1lib.runner", "--profile", "smoke", "--run-name", run_name,
-                 "--set", "torch_threads=1"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
+            self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         cwd=Path(__file__).resolve().parent.parent)
 
     def result(self):
         """Wait for the run; its Run, or a test failure that quotes the runner's own report."""
@@ -57,7 +67,7 @@ class BackgroundWorkbook:
         code = self.proc.wait()
         if code != 0:
             lines = [line for line in self.log_path.read_text().splitlines() if "WARNING" not in line]
-            pytest.fail(f"the smoke workbook failed (runner exit code {code}); its last lines:\n"
+            pytest.fail(f"the smoke workbook {self.run_name!r} failed (runner exit code {code}); its last lines:\n"
                         + "\n".join(lines[-15:]), pytrace=False)
         return Run(self.root / "smoke" / self.run_name)
 
@@ -72,20 +82,32 @@ class BackgroundWorkbook:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _determinism_settings(item) -> tuple[dict, tuple]:
+    """(overrides, notebooks) of the determinism test's reduced runs, from its module (REDUCED, NOTEBOOKS)."""
+    return item.module.REDUCED, tuple(item.module.NOTEBOOKS)
+
+
 @pytest.hookimpl(trylast=True)  # after -m / -k deselection: only tests that will run count
 def pytest_collection_modifyitems(session, config, items):
-    needs = [item for item in items if SMOKE_FIXTURE in getattr(item, "fixturenames", ())]
-    if not needs or config.option.collectonly:
+    def needing(fixture):
+        return [item for item in items if fixture in getattr(item, "fixturenames", ())]
+
+    smoke, determinism = needing(SMOKE_FIXTURE), needing(DETERMINISM_FIXTURE)
+    if not (smoke or determinism) or config.option.collectonly:
         return
-    items[:] = [item for item in items if item not in needs] + needs
-    if not os.environ.get(EXISTING_RUN):
+    late = smoke + [item for item in determinism if item not in smoke]
+    items[:] = [item for item in items if item not in late] + late
+    if smoke and not os.environ.get(EXISTING_RUN):
         _background["e2e"] = BackgroundWorkbook()
+    if determinism:
+        overrides, only = _determinism_settings(determinism[0])
+        for name in DETERMINISM_RUNS:
+            _background[name] = BackgroundWorkbook(name, overrides, only)
 
 
 def pytest_unconfigure(config):
-    workbook = _background.pop("e2e", None)
-    if workbook is not None:
-        workbook.stop()
+    for key in list(_background):
+        _background.pop(key).stop()
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +120,16 @@ def smoke_run():
     if "e2e" not in _background:  # e.g. requested from a test the collection hook did not see
         _background["e2e"] = BackgroundWorkbook()
     return _background["e2e"].result()
+
+
+@pytest.fixture(scope="session")
+def determinism_runs(request):
+    """Two reduced smoke workbooks with the same seed (the determinism test's), each run in its own process."""
+    if not all(name in _background for name in DETERMINISM_RUNS):
+        overrides, only = _determinism_settings(request.node)
+        for name in DETERMINISM_RUNS:
+            _background.setdefault(name, BackgroundWorkbook(name, overrides, only))
+    return tuple(_background[name].result() for name in DETERMINISM_RUNS)
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,14 @@
 """The smoke workbook run twice with the same seed gives the same artifacts, bit for bit.
 
-Both runs take the whole workbook path (runner, papermill, every notebook, vLLM, TRL SFT and GRPO) on the smoke
-profile with overrides that only shrink it (fewer pairs, steps and tokens), so the check costs a fraction of a
-full run; the full run is the end-to-end fixture's. Every file the runs leave under artifacts/ and figures/
-must match: JSON and JSON Lines after dropping fields that record time or a location, everything else (model
-weights, tokenizer files, adapter cards, figures) byte for byte once the run folder's own path is masked. Only
-training checkpoints are left out (they hold timings).
+Both runs take the whole workbook path (runner, papermill, vLLM, TRL SFT and GRPO) on the smoke profile with
+overrides that only shrink it (fewer pairs, steps and tokens), so the check costs a fraction of a full run; the full
+run is the end-to-end fixture's. They cover the notebooks that make data, models and judgements (00-04 and 06);
+05 renders configuration files from these artifacts, 07 trains and judges with the same functions as 03 and 06,
+and 08 draws figures whose bytes tests/test_study.py checks. The two runs are made in separate processes beside the
+rest of the suite (tests/conftest.py). Every file the runs leave under artifacts/ and figures/ must match: JSON and
+JSON Lines after dropping fields that record time or a location, everything else (model weights, tokenizer files,
+adapter cards, figures) byte for byte once the run folder's own path is masked. Only training checkpoints are left
+out (they hold timings).
 """
 
 import hashlib
@@ -13,8 +16,6 @@ import json
 from pathlib import Path
 
 import pytest
-
-from rmr1lib.runner import run_workbook
 
 pytestmark = pytest.mark.slow
 
@@ -25,10 +26,8 @@ REDUCED = {
     "sft.max_steps": 24, "sft.save_steps": 12, "sft.logging_steps": 4,
     "rl.max_steps": 2, "rl.save_steps": 2, "rl.eval_steps": 2, "rl.eval_max_pairs": 4, "rl.max_response_tokens": 48,
     "eval.synthetic_n": 1,
-    # notebook 07: one short SFT variant next to notebook 03's judge, and a judge of another width
-    "ablations.variants": ["verdict_sft", "distilled"], "ablations.verdict_sft_max_steps": 4,
-    "ablations.budgets": [], "ablations.sizes": [64], "ablations.size_sft_max_steps": 4,
 }
+NOTEBOOKS = ("00", "01", "02", "03", "04", "06")
 VOLATILE = ("seconds", "time", "created", "started", "finished", "elapsed", "wall", "runtime", "per_second",
             "_s", "duration", "timestamp", "path", "dir")
 
@@ -71,14 +70,13 @@ def _files(run) -> dict[str, Path]:
     return out
 
 
-def test_same_seed_same_artifacts(tmp_path, monkeypatch):
-    monkeypatch.setenv("RMR1_RUNS_ROOT", str(tmp_path))
-    first = run_workbook("smoke", REDUCED, run_name="first", progress=False, log=lambda m: None)
-    second = run_workbook("smoke", REDUCED, run_name="second", progress=False, log=lambda m: None)
+def test_same_seed_same_artifacts(determinism_runs):
+    first, second = determinism_runs
     a, b = _files(first), _files(second)
     assert sorted(a) == sorted(b), f"the runs left different files: {sorted(set(a) ^ set(b))}"
     kinds = {Path(name).suffix for name in a}
     assert {".json", ".jsonl", ".safetensors", ".png"} <= kinds  # data, results, weights and figures compared
     assert sum(name.endswith(".safetensors") for name in a) >= 3  # tiny model, SFT judge, GRPO judge (+ adapter)
+    assert any(name.startswith("artifacts/eval/") for name in a)  # notebook 06's judgements
     differing = [name for name in sorted(a) if _content(a[name], first.dir) != _content(b[name], second.dir)]
     assert differing == [], f"artifacts differ between two runs with the same seed: {differing}"
