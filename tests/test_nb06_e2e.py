@@ -21,8 +21,11 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 
 
-#: lower bounds for the final judge on this profile (see README, "Smoke results", for the measured figures)
-LEARNED = {"accuracy": 0.5, "position_consistency": 0.1, "max_share": 0.85}
+#: bounds for the final judge on this profile (README, "Does the smoke judge learn?", has the measured figures). On
+#: the benchmark split the judge is close to chance (0.52-0.54 measured), so accuracy is only held off a judge that
+#: is systematically wrong; what these bounds guard is the collapse: one letter for everything has consistency 0
+#: and a share of 1.
+LEARNED = {"accuracy": 0.45, "position_consistency": 0.1, "max_share": 0.85}
 
 
 @pytest.fixture(scope="module")
