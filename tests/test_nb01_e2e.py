@@ -10,7 +10,6 @@ import pytest
 
 from rmr1lib.data import validate_training_row
 from rmr1lib.parsing import parse_verdict
-from rmr1lib.profiles import load_profile
 from rmr1lib.files import read_jsonl
 from rmr1lib.synthetic import oracle_trace
 
@@ -23,8 +22,8 @@ def pairs(smoke_run):
     return {split: read_jsonl(smoke_run.artifact(f"{split}_pairs.jsonl")) for split in ("train", "heldout")}
 
 
-def test_pairs_are_registered_by_notebook_01_with_their_settings(smoke_run, pairs):
-    data = load_profile("smoke").data
+def test_pairs_are_registered_by_notebook_01_with_their_settings(smoke_run, pairs, smoke_profile):
+    data = smoke_profile.data
     for split, rows in pairs.items():
         info = smoke_run.artifact_info(f"{split}_pairs.jsonl")
         assert info["notebook"] == "01_data_prep" and info["rows"] == len(rows)
@@ -33,8 +32,8 @@ def test_pairs_are_registered_by_notebook_01_with_their_settings(smoke_run, pair
     assert len(pairs["train"]) == data.n_train and len(pairs["heldout"]) == data.n_heldout
 
 
-def test_rows_follow_the_schema_and_the_length_limit(pairs):
-    limit = load_profile("smoke").data.max_prompt_tokens
+def test_rows_follow_the_schema_and_the_length_limit(pairs, smoke_profile):
+    limit = smoke_profile.data.max_prompt_tokens
     ids = [r["id"] for rows in pairs.values() for r in rows]
     assert len(ids) == len(set(ids))
     for split, rows in pairs.items():

@@ -6,7 +6,6 @@ import json
 import pytest
 
 from rmr1lib.parsing import parse_verdict
-from rmr1lib.profiles import load_profile
 from rmr1lib.files import read_jsonl
 
 pytestmark = pytest.mark.slow
@@ -14,8 +13,8 @@ NB = "03_distillation"
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    return load_profile("smoke")
+def smoke(smoke_profile):
+    return smoke_profile
 
 
 def test_notebook_ran_and_recorded_its_artifacts(smoke_run):

@@ -29,10 +29,9 @@ def test_rl_model_is_a_full_model_folder(smoke_run):
     assert (smoke_run.artifact("rl_adapter") / "adapter_config.json").exists()
 
 
-def test_step_log_covers_every_step_and_the_evaluations(smoke_run):
-    from rmr1lib.profiles import load_profile
+def test_step_log_covers_every_step_and_the_evaluations(smoke_run, smoke_profile):
 
-    smoke = load_profile("smoke")
+    smoke = smoke_profile
     rl = smoke.rl
     rows = read_jsonl(smoke_run.artifact("rl_step_log.jsonl"))
     by_step = {r["step"]: r for r in rows}
@@ -65,10 +64,9 @@ def test_summary_matches_the_log_and_the_start_point(smoke_run):
     assert summary["prompts"]["kept"] > 0
 
 
-def test_the_whole_held_out_set_is_judged_both_ways_before_and_after(smoke_run):
-    from rmr1lib.profiles import load_profile
+def test_the_whole_held_out_set_is_judged_both_ways_before_and_after(smoke_run, smoke_profile):
 
-    n = 2 * load_profile("smoke").data.n_heldout
+    n = 2 * smoke_profile.data.n_heldout
     full = json.loads(smoke_run.artifact("rl_heldout_eval.json").read_text())
     assert full["start_stage"] == "sft" and full["start"]["n"] == full["after"]["n"] == n
     sft = json.loads(smoke_run.artifact("sft_eval.json").read_text())["after"]

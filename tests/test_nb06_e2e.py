@@ -14,7 +14,6 @@ import pytest
 
 from rmr1lib.evaluate import comparisons_from_profile
 from rmr1lib.paper import paper_table
-from rmr1lib.profiles import load_profile
 from rmr1lib.files import read_jsonl
 
 pytestmark = pytest.mark.slow
@@ -35,9 +34,9 @@ def evaluation(smoke_run):
     return smoke_run, summary, rows
 
 
-def test_every_comparison_is_judged_in_both_orders_once(evaluation):
+def test_every_comparison_is_judged_in_both_orders_once(evaluation, smoke_profile):
     run, summary, rows = evaluation
-    prof = load_profile("smoke")
+    prof = smoke_profile
     suite = comparisons_from_profile(prof, prof.seed)
     expected = {c.key() + (o,) for items in suite.values() for c in items for o in ("AB", "BA")}
     got = [(r["benchmark"], str(r["id"])) + ((r["chosen_style"], r["rejected_style"])
@@ -46,9 +45,9 @@ def test_every_comparison_is_judged_in_both_orders_once(evaluation):
     assert summary["report"]["planned"] == len(expected)
 
 
-def test_settings_and_judge_are_recorded(evaluation):
+def test_settings_and_judge_are_recorded(evaluation, smoke_profile):
     run, summary, rows = evaluation
-    prof = load_profile("smoke")
+    prof = smoke_profile
     manifest = json.loads(run.manifest_path.read_text())
     stage = next((a for a in ("rl_model", "sft_model") if a in manifest["artifacts"]), "base")
     assert summary["stage"] == stage

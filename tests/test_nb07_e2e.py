@@ -10,7 +10,6 @@ import pytest
 
 from rmr1lib.ablations import VERDICTS, default_budget, plan_study
 from rmr1lib.files import read_jsonl
-from rmr1lib.profiles import load_profile
 from rmr1lib.scoring import score_file
 
 pytestmark = pytest.mark.slow
@@ -23,48 +22,48 @@ def study(smoke_run):
     return smoke_run, rows, report
 
 
-def scores_of(run, row):
+def scores_of(run, row, profile):
     label = row["judge"].replace("/", "__")
-    if row["budget"] and row["budget"] != default_budget(load_profile("smoke")):
+    if row["budget"] and row["budget"] != default_budget(profile):
         label += f"__budget-{row['budget']}"
     return json.loads(run.path(f"ablations/eval/scores_{label}.json").read_text())
 
 
-def test_every_variant_and_sweep_point_has_a_row(study):
+def test_every_variant_and_sweep_point_has_a_row(study, smoke_profile):
     run, rows, _ = study
-    a = load_profile("smoke").ablations
+    a = smoke_profile.ablations
     got = {(r["sweep"], r["variant"], r["size"], r["budget"]) for r in rows}
     want = {("variants", v, None, None) for v in a.variants}
-    want |= {("budget", "rm_r1", None, b) for b in set(a.budgets) | {default_budget(load_profile("smoke"))}}
+    want |= {("budget", "rm_r1", None, b) for b in set(a.budgets) | {default_budget(smoke_profile)}}
     want |= {("size", a.size_recipe, s, None) for s in a.sizes}
     assert got == want and len(rows) == len(want)
     assert {r["seed"] for r in rows} == {42}
 
 
-def test_rows_are_reproduced_from_their_results_files(study):
+def test_rows_are_reproduced_from_their_results_files(study, smoke_profile):
     run, rows, _ = study
     for row in rows:
-        summary = scores_of(run, row)
+        summary = scores_of(run, row, smoke_profile)
         rescored = score_file(run.path(f"ablations/eval/{summary['results']}"))
         parts = [rescored[b]["score"] for b in ("rewardbench", "rm-bench", "rmb")]
         assert row["average"] == pytest.approx(sum(parts) / 3)
         assert row["judgements"] == sum(s["orders"]["rows"] for s in rescored.values())
         settings = summary["settings"]
         assert settings["orders"] == "both" and settings["order_seed"] == 42
-        assert settings["max_new_tokens"] == (row["budget"] or default_budget(load_profile("smoke")))
+        assert settings["max_new_tokens"] == (row["budget"] or default_budget(smoke_profile))
         want_kind = "plain_judge" if row["variant"] in ("original", "verdict_sft") else "instruct_cor"
         assert settings["prompt_kind"] == want_kind, row["variant"]
 
 
-def test_workbook_judges_stand_in_and_the_rest_is_trained(study):
+def test_workbook_judges_stand_in_and_the_rest_is_trained(study, smoke_profile):
     run, rows, report = study
-    stages, plan = report["stages"], plan_study(load_profile("smoke"))
+    stages, plan = report["stages"], plan_study(smoke_profile)
     reuse = {s["reuse"]: s["id"] for s in plan["stages"] if s["reuse"]}
     assert stages[reuse["sft_model"]]["how"] == "notebook 03's judge"
     assert stages[reuse["sft_model"]]["model"] == str(run.artifact("sft_model"))
     assert stages[reuse["rl_model"]]["how"] == "notebook 04's judge"
     verdict = next(v for k, v in stages.items() if "sft_verdict" in k)
-    assert verdict["how"] == "trained" and verdict["steps"] == load_profile("smoke").ablations.verdict_sft_max_steps
+    assert verdict["how"] == "trained" and verdict["steps"] == smoke_profile.ablations.verdict_sft_max_steps
     assert {s["how"] for s in stages.values()} <= {"run's starting model", "notebook 03's judge",
                                                     "notebook 04's judge", "trained", "built"}
 
