@@ -115,29 +115,30 @@ def stage_overrides(profile: Profile, stage: dict) -> dict:
     return out
 
 
+def _verdict_record(rid: Any, prompt: list, winner: str, category: Any) -> dict:
+    """One verdict-only SFT record: the prompt, and the labelled side's verdict tag as the whole completion."""
+    from .prompts import VERDICT_TAGS
+    from .rewards import winner_side
+
+    tag = VERDICT_TAGS[0] if winner_side(winner) == "A" else VERDICT_TAGS[1]
+    return {"id": rid, "prompt": prompt, "completion": [{"role": "assistant", "content": tag}], "winner": winner,
+            "category": category}
+
+
 def verdict_records(pairs: Sequence[dict], prompt_kind: str) -> list[dict]:
     """SFT records whose whole completion is the verdict tag of the labelled side (Table 3's "SFT on the final
     answer"): the same pairs, prompted with `prompt_kind`, without any reasoning to learn."""
     from .judging import judge_messages
-    from .prompts import VERDICT_TAGS
-    from .rewards import winner_side
 
     if not pairs:
         raise DataError("verdict_records: no pairs")
-    out = []
-    for row, messages in zip(pairs, judge_messages(pairs, prompt_kind)):
-        tag = VERDICT_TAGS[0] if winner_side(row["winner"]) == "A" else VERDICT_TAGS[1]
-        out.append({"id": row["id"], "prompt": messages, "completion": [{"role": "assistant", "content": tag}],
-                    "winner": row["winner"], "category": row.get("category")})
-    return out
+    return [_verdict_record(row["id"], messages, row["winner"], row.get("category"))
+            for row, messages in zip(pairs, judge_messages(pairs, prompt_kind))]
 
 
 def verdict_records_from_traces(traces: Sequence[dict]) -> list[dict]:
     """Verdict-only SFT records from distillation traces themselves (their prompt, their labelled winner): for
     traces that no training pair matches by id, as the released distillation set's."""
-    from .prompts import VERDICT_TAGS
-    from .rewards import winner_side
-
     if not traces:
         raise DataError("verdict_records_from_traces: no traces")
     out = []
@@ -145,9 +146,7 @@ def verdict_records_from_traces(traces: Sequence[dict]) -> list[dict]:
         if not t.get("prompt") or t.get("winner") is None:
             raise DataError(f"trace {i} (id {t.get('id')!r}) has no {'prompt' if not t.get('prompt') else 'winner'}: "
                             "a verdict-only record needs both")
-        tag = VERDICT_TAGS[0] if winner_side(t["winner"]) == "A" else VERDICT_TAGS[1]
-        out.append({"id": t.get("id", i), "prompt": t["prompt"], "completion": [{"role": "assistant", "content": tag}],
-                    "winner": t["winner"], "category": t.get("category")})
+        out.append(_verdict_record(t.get("id", i), t["prompt"], t["winner"], t.get("category")))
     return out
 
 
@@ -415,8 +414,8 @@ def paper_rows(rows: Sequence[dict], paper: Sequence[dict]) -> list[dict]:
     return out
 
 
-__all__ = ["METRIC", "Variant", "VARIANTS", "variant", "study_seeds", "variant_overrides", "stage_overrides", "verdict_records_from_traces",
-           "verdict_records", "size_overrides",
+__all__ = ["METRIC", "Variant", "VARIANTS", "variant", "study_seeds", "variant_overrides", "stage_overrides",
+           "verdict_records", "verdict_records_from_traces", "size_overrides",
            "default_budget", "plan_study", "UNIT_COSTS", "estimate_seconds", "result_row", "summarize",
            "paired_differences",
            "CLAIMS", "VERDICTS", "judge_claim", "claims", "paper_rows"]

@@ -316,6 +316,7 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
     return text + f" Its accuracy {accuracy_against_chance(accuracy, n)}."
 
 
-__all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores", "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval",
+__all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores",
+           "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval",
            "position_consistency", "verdict_metrics", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

@@ -170,7 +170,7 @@ class SFTConfig:
     loss_impl: str = _f("fused", "how the loss is computed: fused = TRL's chunked LM-head kernel (never builds "
                         "the full logits: the memory-safe choice for large vocabularies on GPUs); logits = the "
                         "model's own logits over the labelled span and a plain cross-entropy, the same loss "
-                        "(measured 2.5x faster per step for the tiny model on CPU)", choices=("fused", "logits"))
+                        "(the smoke profile's SFT on a 2-core CPU: 145 s instead of 246 s)", choices=("fused", "logits"))
     packing: bool = _f(False, "pack sequences into max_length blocks (paper: on; needs GPU FlashAttention)")
     group_by_length: bool = _f(False, "batch traces of similar length together (less padding when micro-batch > 1; "
                                "the order stays seeded)")
