@@ -47,7 +47,7 @@ def has_responses(row: dict) -> bool:
 
 def swap_sides(row: dict) -> dict:
     """The same pair with responses A and B exchanged (and the label with them); rendered prompts are dropped."""
-    if row.get("conversation_a") is None or row.get("conversation_b") is None:
+    if not has_responses(row):
         raise ValueError(f"row {row.get('id')!r} has no raw pair (conversation_a/_b) to swap")
     out = {k: v for k, v in row.items() if k != "context_messages"}
     out["conversation_a"], out["conversation_b"] = row["conversation_b"], row["conversation_a"]

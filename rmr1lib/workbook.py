@@ -304,7 +304,9 @@ def judge_both_orders(ctx: NotebookContext, model_path: str, rows: Sequence[dict
     """Judge each pair twice, as placed and with A and B swapped (one engine start): one row per judgement with
     the pair's `id`, `order` ('AB': the preferred response shown as A, 'BA': shown as B), the `verdict` under the
     profile's verdict rule, `correct` and the `text` (the layout of evaluation result rows)."""
-    missing = [r.get("id") for r in rows if r.get("conversation_a") is None or r.get("conversation_b") is None]
+    from .judging import has_responses
+
+    missing = [r.get("id") for r in rows if not has_responses(r)]
     if missing:
         raise RmR1Error(f"judge_both_orders: rows {missing[:5]} carry no raw pair (conversation_a/b) to swap; "
                         "released RL rows hold only the rendered prompt")
