@@ -87,9 +87,17 @@ class BackgroundWorkbook:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _determinism_settings(item) -> tuple[dict, tuple]:
-    """(overrides, notebooks) of the determinism test's reduced runs, from its module (REDUCED, NOTEBOOKS)."""
-    return item.module.REDUCED, tuple(item.module.NOTEBOOKS)
+def _start_e2e() -> None:
+    """Start the e2e workbook once."""
+    if "e2e" not in _background:
+        _background["e2e"] = BackgroundWorkbook("e2e", E2E_OVERRIDES)
+
+
+def _start_determinism(item) -> None:
+    """Start the determinism test's two reduced runs once, with its module's REDUCED overrides and NOTEBOOKS."""
+    for name in DETERMINISM_RUNS:
+        if name not in _background:
+            _background[name] = BackgroundWorkbook(name, item.module.REDUCED, tuple(item.module.NOTEBOOKS))
 
 
 @pytest.hookimpl(trylast=True)  # after -m / -k deselection: only tests that will run count
@@ -103,11 +111,9 @@ def pytest_collection_modifyitems(session, config, items):
     late = smoke + [item for item in determinism if item not in smoke]
     items[:] = [item for item in items if item not in late] + late
     if smoke and not os.environ.get(EXISTING_RUN):
-        _background["e2e"] = BackgroundWorkbook("e2e", E2E_OVERRIDES)
+        _start_e2e()
     if determinism:
-        overrides, only = _determinism_settings(determinism[0])
-        for name in DETERMINISM_RUNS:
-            _background[name] = BackgroundWorkbook(name, overrides, only)
+        _start_determinism(determinism[0])
 
 
 def pytest_unconfigure(config):
@@ -122,8 +128,7 @@ def smoke_run():
         from rmr1lib.runs import Run
 
         return Run(os.environ[EXISTING_RUN])
-    if "e2e" not in _background:  # e.g. requested from a test the collection hook did not see
-        _background["e2e"] = BackgroundWorkbook("e2e", E2E_OVERRIDES)
+    _start_e2e()  # a no-op unless the collection hook did not see the requesting test
     return _background["e2e"].result()
 
 
@@ -138,10 +143,7 @@ def smoke_profile(smoke_run):
 @pytest.fixture(scope="session")
 def determinism_runs(request):
     """Two reduced smoke workbooks with the same seed (the determinism test's), each run in its own process."""
-    if not all(name in _background for name in DETERMINISM_RUNS):
-        overrides, only = _determinism_settings(request.node)
-        for name in DETERMINISM_RUNS:
-            _background.setdefault(name, BackgroundWorkbook(name, overrides, only))
+    _start_determinism(request.node)  # a no-op unless the collection hook did not see the requesting test
     return tuple(_background[name].result() for name in DETERMINISM_RUNS)
 
 
