@@ -205,9 +205,14 @@ def fixed_texts() -> list[str]:
     output tags, longest first. A tokenizer built for this workbook can give each one a single token."""
     texts = {text for parts in _PARTS.values() for _, text in parts}
     for side in "AB":
-        texts |= {t.format(side=side) for t in (_RESPONSE_BEGIN, _RESPONSE_END, _CONVERSATION_BEGIN,
-                                                 _CONVERSATION_END)}
-    texts |= {QUESTION_HEADER, *OUTPUT_TAGS}
+        begin, end = _RESPONSE_BEGIN.format(side=side), _RESPONSE_END.format(side=side)
+        conv_begin, conv_end = _CONVERSATION_BEGIN.format(side=side), _CONVERSATION_END.format(side=side)
+        texts |= {begin, end, conv_begin, conv_end}
+        # the delimiters together with the line breaks around them (render_pair's layout): a reply's first word
+        # then follows its "begins" token directly, and its last word is tokenized as it is when quoted
+        texts |= {f"\n\n{begin}\n", f"\n{end}", f"{conv_begin}\n", f"\n{conv_end}"}
+        texts |= {f"\n\n{speaker.format(side=side)}: " for speaker in _SPEAKER.values()}
+    texts |= {QUESTION_HEADER, f"{QUESTION_HEADER}\n", *OUTPUT_TAGS}
     return sorted(texts, key=lambda t: (-len(t), t))
 
 

@@ -160,86 +160,83 @@ def _reasoning_task(rng: random.Random, split: str, task: str) -> dict:
 # Chat: advice with one checkable rule.
 # --------------------------------------------------------------------------------------------------------------
 
-# (topic, [(keyword, sentence with the keyword)], facts without any keyword)
-_TOPICS = {
-    "train": (
-        ("keeping houseplants alive",
-         (("drainage", "Pots with drainage holes stop the roots from rotting."),
-          ("sunlight", "Most plants want bright sunlight but not harsh afternoon heat.")),
-         ("Water only when the top of the soil feels dry.", "Wipe dust off the leaves now and then.",
-          "Feed them a weak fertiliser once a month in summer.", "Repot a plant when roots poke out of the bottom.",
-          "Check under the leaves for pests every few weeks.")),
-        ("sleeping better",
-         (("routine", "A calm evening routine tells your body it is time to rest."),
-          ("caffeine", "Skip caffeine after lunch.")),
-         ("Go to bed and wake up at the same time every day.", "Keep the bedroom cool, dark and quiet.",
-          "Put screens away half an hour before bed.", "Get some daylight soon after you wake up.",
-          "Keep naps short and early.")),
-        ("studying for an exam",
-         (("flashcards", "Turn key facts into flashcards and review them daily."),
-          ("breaks", "Short breaks every forty minutes keep you fresh.")),
-         ("Spread your study over several short sessions.", "Test yourself instead of rereading your notes.",
-          "Start with the topics you find hardest.", "Explain each idea out loud as if teaching a friend.",
-          "Sleep well the night before the exam.")),
-        ("saving money on groceries",
-         (("budget", "Set a weekly budget and track what you spend."),
-          ("coupons", "Store coupons can cut the bill on staples.")),
-         ("Plan the week's meals before you shop.", "Write a list and stick to it.",
-          "Compare prices per kilogram rather than per pack.", "Buy fruit and vegetables that are in season.",
-          "Never go shopping when you are hungry.")),
-        ("starting to run",
-         (("hydration", "Good hydration before and after a run helps you recover."),
-          ("shoes", "Shoes that fit well protect your knees.")),
-         ("Begin with short runs mixed with walking.", "Run at a pace where you can still talk.",
-          "Add only a little distance each week.", "Rest at least one day between runs.",
-          "Stretch gently after each session.")),
-        ("writing a clear email",
-         (("subject", "A subject line should say what the message is about."),
-          ("tone", "Keep a friendly, polite tone even when the matter is tense.")),
-         ("Put the main point in the first sentence.", "Keep paragraphs short.",
-          "Say exactly what you need and by when.", "Read it once more before sending.",
-          "Cut any sentence that does not help the reader.")),
-        ("learning a new language",
-         (("grammar", "Pick up grammar gradually through real examples."),
-          ("podcasts", "Podcasts in the language train your ear.")),
-         ("Practise a little every day rather than a lot once a week.", "Learn the most common words first.",
-          "Speak from the first week, even with mistakes.", "Label objects around your home with their names.",
-          "Find a partner to swap conversation practice with.")),
-        ("making good coffee at home",
-         (("grinder", "A burr grinder gives an even grind."),
-          ("freshness", "Freshness matters most, so buy small bags often.")),
-         ("Grind the beans just before brewing.", "Use water just off the boil.",
-          "Weigh the coffee and the water for a steady ratio.", "Keep beans in an airtight tin away from light.",
-          "Clean your equipment regularly.")),
-    ),
-    "bench": (
-        ("keeping a bike in good shape",
-         (("chain", "Oil the chain after riding in the rain."),
-          ("tyres", "Pump the tyres to the pressure printed on their side.")),
-         ("Wipe the frame clean after muddy rides.", "Check that the brakes grip firmly before each ride.",
-          "Tighten loose bolts as soon as you notice them.", "Store the bike indoors over the winter.")),
-        ("cooking rice",
-         (("rinse", "Rinse the grains until the water runs clear."),
-          ("lid", "Keep the lid on while the rice steams.")),
-         ("Use about one and a half cups of water per cup of rice.", "Bring the water to a boil first.",
-          "Turn the heat low once it boils.", "Let it rest ten minutes before serving.")),
-        ("getting started with painting",
-         (("brushes", "Two or three good brushes are enough at first."),
-          ("palette", "Mix colours on a palette, not on the canvas.")),
-         ("Start with a small canvas.", "Paint simple objects from life.",
-          "Let each layer dry before the next.", "Clean your tools right after each session.")),
-    ),
-}
+# Training topics: only the name is used (the tips are assembled from parts, see _topic_and_tips).
+_TRAIN_TOPICS = ("keeping houseplants alive", "sleeping better", "studying for an exam", "saving money on groceries",
+                 "starting to run", "writing a clear email", "learning a new language", "making good coffee at home",
+                 "organising a closet", "growing tomatoes", "packing for a trip", "baking bread", "training a puppy",
+                 "cleaning windows", "planning a party", "learning to swim", "keeping a diary", "caring for a cat",
+                 "fixing a leaky tap", "decorating a small room", "hiking safely", "reading more books",
+                 "making new friends", "taking better photos", "brewing tea", "sewing a button",
+                 "preparing for an interview", "managing time at work", "drawing faces", "camping in the rain",
+                 "moving house", "writing a cover letter")
+# Benchmark topics: (topic, [(keyword, sentence with the keyword)], facts without any keyword)
+_BENCH_TOPICS = (
+    ("keeping a bike in good shape",
+     (("chain", "Oil the chain after riding in the rain."),
+      ("tyres", "Pump the tyres to the pressure printed on their side.")),
+     ("Wipe the frame clean after muddy rides.", "Check that the brakes grip firmly before each ride.",
+      "Tighten loose bolts as soon as you notice them.", "Store the bike indoors over the winter.")),
+    ("cooking rice",
+     (("rinse", "Rinse the grains until the water runs clear."),
+      ("lid", "Keep the lid on while the rice steams.")),
+     ("Use about one and a half cups of water per cup of rice.", "Bring the water to a boil first.",
+      "Turn the heat low once it boils.", "Let it rest ten minutes before serving.")),
+    ("getting started with painting",
+     (("brushes", "Two or three good brushes are enough at first."),
+      ("palette", "Mix colours on a palette, not on the canvas.")),
+     ("Start with a small canvas.", "Paint simple objects from life.",
+      "Let each layer dry before the next.", "Clean your tools right after each session.")),
+)
 _CHAT_ASKS = {"train": ("Can you give me some tips on {}?", "What should I know about {}?", "I need advice on {}.",
-                        "Any suggestions for {}?", "Help me with {}.", "Give me advice on {}."),
+                        "Any suggestions for {}?", "Help me with {}.", "Give me advice on {}.",
+                        "How do I get better at {}?", "What is the best way to approach {}?", "Tell me about {}.",
+                        "I'd like help with {}.", "Teach me about {}.", "Share some advice on {}.",
+                        "What works for {}?", "How should I go about {}?", "Explain {} to me.",
+                        "I'm curious about {}.", "Where do I start with {}?", "Any ideas for {}?"),
               "bench": ("Could you help me with {}?", "I would love a few pointers on {}.")}
-_FOLLOW_UPS = {"train": ("Would you like more detail on any of these?", "Which of these will you try first?",
-                         "Do you want a simple plan to get started?"),
-               "bench": ("Shall I say more about one of them?", "What would you like to try next?")}
-# a tip with a number in it, per split (any topic)
-_NUMBER_TIPS = {"train": ("Give it 10 minutes a day.", "Try it 3 times a week.", "Start with 2 small changes.",
-                          "Keep each session under 30 minutes."),
-                "bench": ("Spend 15 minutes on it.", "Check it 4 times a month.")}
+_BENCH_FOLLOW_UPS = ("Shall I say more about one of them?", "What would you like to try next?")
+# a benchmark tip with a number in it (any topic)
+_BENCH_NUMBER_TIPS = ("Spend 15 minutes on it.", "Check it 4 times a month.")
+# Training replies are assembled from these parts, one draw per sentence (about 12,000 tips, 150 follow-ups): too
+# many to memorise, so the judge has to read a reply to quote it. Trained on 56 hand-written sentences instead, the
+# tiny judge recalled a training reply from the topic rather than copying, and failed on the benchmark split.
+_TIP_VERBS = ("Check", "Clean", "Move", "Sort", "Label", "Store", "Measure", "Rinse", "Open", "Cover", "Water",
+              "Fold", "Mark", "Note", "Plan", "Wrap", "Test", "Keep", "Turn", "Fix", "Dry", "Pack", "Count", "Warm",
+              "Cool", "Stack", "Hang", "Tidy")
+_TIP_OBJECTS = ("the shelves", "your notes", "the tools", "the lid", "the cups", "your shoes", "the soil",
+                "the pages", "the cables", "the seeds", "your list", "the jars", "the maps", "the towels", "the pots",
+                "the bags", "your desk", "the filters", "the labels", "the boxes", "the plates", "the pens",
+                "the plants", "the bottles", "the files", "the windows", "the keys", "the cards", "the mats",
+                "the drawers")
+_TIP_TIMES = ("before you start.", "after each use.", "every morning.", "once a week.", "when you get home.",
+              "at the end of the day.", "before bed.", "on weekends.", "after lunch.", "as you go.", "when it rains.",
+              "before you leave.", "each evening.", "right away.", "in small steps.")
+_FOLLOW_UP_FRAMES = ("Do you want more on {}?", "Shall we talk about {}?", "Want me to cover {}?",
+                     "Should I explain {}?", "Can I help with {}?")
+
+
+def _topic_and_tips(rng: random.Random, split: str) -> tuple[str, list[str]]:
+    """A topic and one or two advice sentences: assembled from parts for training, the topic's own for the bench."""
+    if split == "train":
+        topic = rng.choice(_TRAIN_TOPICS)
+        return topic, [f"{rng.choice(_TIP_VERBS)} {rng.choice(_TIP_OBJECTS)} {rng.choice(_TIP_TIMES)}"
+                       for _ in range(rng.randint(1, 2))]
+    topic, keyed, facts = rng.choice(_BENCH_TOPICS)
+    return topic, rng.sample(list(facts) + [sentence for _, sentence in keyed], rng.randint(1, 2))
+
+
+def _number_tip(rng: random.Random, split: str) -> str:
+    if split == "train":
+        return f"{rng.choice(_TIP_VERBS)} {rng.choice(_TIP_OBJECTS)} {rng.randint(2, 12)} times a week."
+    return rng.choice(_BENCH_NUMBER_TIPS)
+
+
+def _follow_up(rng: random.Random, split: str) -> str:
+    if split == "train":
+        return rng.choice(_FOLLOW_UP_FRAMES).format(rng.choice(_TIP_OBJECTS))
+    return rng.choice(_BENCH_FOLLOW_UPS)
+
+
 # How the client states each rule. Every phrasing carries the rule's key words (question, bullet, number, capital,
 # lowercase, exclamation; no/not/don't/never/avoid for the negative rules); the bench split uses other sentences.
 _RULES = {
@@ -327,18 +324,17 @@ def _chat_text(rng: random.Random, split: str, tips: Sequence[str], *, question:
     """One advice reply built from tips; each argument switches one checkable feature on or off."""
     body = list(tips)
     if number:
-        body[-1] = rng.choice(_NUMBER_TIPS[split])
+        body[-1] = _number_tip(rng, split)
     if exclaim:
         body[-1] = body[-1][:-1] + "!"
     text = "\n".join(f"- {t}" for t in body) if bullets else " ".join(body)
     if question:
-        text += ("\n" if bullets else " ") + rng.choice(_FOLLOW_UPS[split])
+        text += ("\n" if bullets else " ") + _follow_up(rng, split)
     return text.lower() if lowercase else text
 
 
 def _chat_pair(rng: random.Random, split: str, task: str) -> dict:
-    topic, keyed, facts = rng.choice(_TOPICS[split])
-    tips = rng.sample(list(facts) + [sentence for _, sentence in keyed], rng.randint(1, 2))
+    topic, tips = _topic_and_tips(rng, split)
     feature, wanted = _RULE_FEATURE[task]
     # every other feature is drawn once and shared, so the two replies differ only in the one the rule is about
     shared = {"question": rng.random() < 0.3, "lowercase": rng.random() < 0.2, "bullets": rng.random() < 0.3,
@@ -507,6 +503,13 @@ _OPENINGS = {
 }
 
 
+# Greetings and asides put in front of a training question, the same for every kind: with them, how a question
+# begins says nothing about its task, and the judge has to find the rule, the placeholder tag or the numbers. (Without
+# them the tiny judge took a benchmark question's unseen frame for a harmless safety request.)
+_LEAD_INS = ("", "", "", "", "Hi! ", "Hello. ", "A question for you. ", "I have a question. ", "Please help. ",
+             "Good morning. ", "Thanks in advance. ", "Sorry to bother you. ", "Okay. ")
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Rows.
 # --------------------------------------------------------------------------------------------------------------
@@ -565,6 +568,8 @@ def _make_row(index: int, seed: int, kind: str, multi_turn_fraction: float, prom
         meta.update(safety_case=task)
         if "placeholder_id" in spec:
             meta.update(placeholder_id=spec["placeholder_id"], harm=spec["harm"])
+    if split == "train":
+        spec["question"] = _row_rng(seed, index, "lead-in", split).choice(_LEAD_INS) + spec["question"]
     meta["question"] = spec["question"]
 
     multi = _row_rng(seed, index, "turns", split).random() < multi_turn_fraction
