@@ -281,6 +281,35 @@ def test_bench_split_shares_no_item_and_no_sentence_template_with_training():
     assert not shared, sorted(shared)[:5]
 
 
+def _sentences(text):
+    return {t.strip("- ").strip() for t in re.split(r"(?<=[.?!])\s+|\n", text) if t.strip("- ").strip()}
+
+
+def test_training_advice_is_too_varied_to_memorise_and_shares_no_sentence_with_the_bench():
+    train = [r for r in make_pairs(900, seed=42) if r["category"] == "chat"]
+    bench = [r for r in make_pairs(300, seed=4242, split="bench") if r["category"] == "chat"]
+    train_sentences = [s for r in train for c in ("conversation_a", "conversation_b")
+                       for s in _sentences(r[c][-1]["content"])]
+    # 300 chat rows: a few dozen written sentences would repeat; assembled ones hardly do
+    assert len(set(train_sentences)) > 0.8 * len(train_sentences) / 2, len(set(train_sentences))
+    bench_sentences = {s for r in bench for c in ("conversation_a", "conversation_b")
+                       for s in _sentences(r[c][-1]["content"])}
+    assert not {s.lower() for s in train_sentences} & {s.lower() for s in bench_sentences}
+
+
+def test_lead_ins_say_nothing_about_the_kind():
+    rows = make_pairs(3000, seed=42)
+    by_lead = {}
+    for row in rows:
+        question = row["meta"]["question"]
+        lead = next((x for x in synthetic._LEAD_INS if x and question.startswith(x)), "")
+        by_lead.setdefault(lead, set()).add(row["category"])
+    assert len(by_lead) == len(set(synthetic._LEAD_INS))
+    assert all(kinds == set(synthetic.KINDS) for kinds in by_lead.values()), by_lead
+    assert not any(r["meta"]["question"].startswith(x) for r in make_pairs(300, seed=42, split="bench")
+                   for x in synthetic._LEAD_INS if x)
+
+
 # ------------------------------------------------------------------------------------------ oracle traces
 
 # parse_trace expects a <type> (and an <eval>) in every trace; the kinds without categorization legitimately
