@@ -215,19 +215,23 @@ _FOLLOW_UP_FRAMES = ("Do you want more on {}?", "Shall we talk about {}?", "Want
                      "Should I explain {}?", "Can I help with {}?")
 
 
+def _tip_action(rng: random.Random) -> str:
+    """The start of an assembled training tip: a verb and its object ("Fold the maps")."""
+    return f"{rng.choice(_TIP_VERBS)} {rng.choice(_TIP_OBJECTS)}"
+
+
 def _topic_and_tips(rng: random.Random, split: str) -> tuple[str, list[str]]:
     """A topic and one or two advice sentences: assembled from parts for training, the topic's own for the bench."""
     if split == "train":
         topic = rng.choice(_TRAIN_TOPICS)
-        return topic, [f"{rng.choice(_TIP_VERBS)} {rng.choice(_TIP_OBJECTS)} {rng.choice(_TIP_TIMES)}"
-                       for _ in range(rng.randint(1, 2))]
+        return topic, [f"{_tip_action(rng)} {rng.choice(_TIP_TIMES)}" for _ in range(rng.randint(1, 2))]
     topic, keyed, facts = rng.choice(_BENCH_TOPICS)
     return topic, rng.sample(list(facts) + [sentence for _, sentence in keyed], rng.randint(1, 2))
 
 
 def _number_tip(rng: random.Random, split: str) -> str:
     if split == "train":
-        return f"{rng.choice(_TIP_VERBS)} {rng.choice(_TIP_OBJECTS)} {rng.randint(2, 12)} times a week."
+        return f"{_tip_action(rng)} {rng.randint(2, 12)} times a week."
     return rng.choice(_BENCH_NUMBER_TIPS)
 
 
