@@ -116,14 +116,18 @@ def _operands(rng: random.Random, op: str) -> tuple[int, int]:
 
 
 def _solve(op: str, a: int, b: int) -> tuple[bool | str, str]:
-    """(the right answer: a truth value or a parity word, the judge's own one-line solution) from the numbers."""
+    """(the right answer: a truth value or a parity word, the judge's own solution) from the numbers.
+
+    The solution takes short steps, each on its own line in a fixed shape: it restates what is asked (copying
+    the numbers from the question), then states what holds. The final answer then compares two words at the
+    same places in two adjacent lines (the relation asked about and the relation found)."""
     if op == "parity":
-        return _PARITY[a % 2], f"{a} is {_PARITY[a % 2]}."
+        return _PARITY[a % 2], f"Asked: is {a} even or odd?\nFound: {a} is {_PARITY[a % 2]}."
     if op == "even":
-        return a % 2 == 0, f"{a} is {_PARITY[a % 2]}."
+        return a % 2 == 0, f"Asked: is {a} even?\nFound: {a} is {_PARITY[a % 2]}."
     truth = a > b if op == "larger" else a < b
     relation = "larger" if a > b else "smaller"
-    return truth, f"{a} is {relation} than {b}."
+    return truth, f"Asked: is {a} {op} than {b}?\nFound: {a} is {relation} than {b}."
 
 
 def _reasoning_task(rng: random.Random, split: str, task: str) -> dict:
@@ -134,7 +138,8 @@ def _reasoning_task(rng: random.Random, split: str, task: str) -> dict:
         code = f"x = {a}\n{_CODE_OPS[op]}" if op == "even" else f"x = {a}\ny = {b}\n{_CODE_OPS[op]}"
         question = rng.choice(_Q["program"][split]).format(code=code)
         answer, wrong = str(truth), str(not truth)
-        solution = f"x = {a}; {solution}" if op == "even" else f"x = {a} and y = {b}; {solution}"
+        assignments = code.rsplit("\n", 1)[0]  # the program's assignments, copied line by line
+        solution = f"{assignments}\n{solution}"
         sentence = rng.choice(_ANSWERS["program"][split])
     elif op == "parity":
         question = rng.choice(_Q[op][split]).format(a=a, b=b)
