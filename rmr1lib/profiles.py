@@ -61,6 +61,8 @@ class TinyModelConfig:
     num_kv_heads: int = _f(2, "key/value heads (grouped-query attention)", ge=1)
     intermediate_size: int = _f(256, "MLP width", ge=1)
     max_positions: int = _f(4096, "maximum sequence length", ge=128)
+    copy_pretrain_steps: int = _f(0, "steps of copy pre-training on random repeated token runs before the model is "
+                                  "saved (tinymodel.pretrain_copying; 0 = random weights)", ge=0)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from pathlib import Path
 from .errors import ConfigError, DataError
 
 __all__ = ["SPECIAL_TOKENS", "CHATML_TEMPLATE", "MIN_HEAD_DIM", "INFO_FILE", "build_tiny_model",
-           "read_tiny_model_info"]
+           "read_tiny_model_info", "copy_batch", "copy_loss", "pretrain_copying"]
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 EOS_TOKEN = "<|im_end|>"
@@ -133,13 +133,97 @@ def _check_reload(folder: Path, fast_tokenizer, texts: list[str]) -> None:
                 f"for {probe[:60]!r}; the installed transformers changed Qwen2's tokenizer pipeline")
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Copy pre-training: what a real base model brings and a random one lacks
+# --------------------------------------------------------------------------------------------------------------
+
+def copy_batch(generator, token_ids, batch_size: int, span: int):
+    """(input ids, target mask) of `batch_size` rows, each a run of `span` random tokens shown twice; the mask
+    marks the positions whose next token is predictable (inside the repeat)."""
+    import torch
+
+    pool = torch.as_tensor(token_ids)
+    first = pool[torch.randint(len(pool), (batch_size, span), generator=generator)]
+    ids = torch.cat([first, first], dim=1)
+    mask = torch.zeros_like(ids, dtype=torch.bool)
+    mask[:, span:-1] = True  # position t predicts token t+1; the repeat's own first token is not predictable
+    return ids, mask
+
+
+def copy_loss(model, token_ids, *, batch_size: int = 32, span: int = 24, seed: int = 0) -> float:
+    """The model's mean cross-entropy on the repeated half of fresh random runs (nats; log(vocab) means it does
+    not copy, near 0 means it does)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    ids, mask = copy_batch(generator, token_ids, batch_size, span)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits
+    finally:
+        model.train(was_training)
+    return float(torch.nn.functional.cross_entropy(logits[:, :-1][mask[:, :-1]], ids[:, 1:][mask[:, :-1]]))
+
+
+def pretrain_copying(model, token_ids, *, steps: int, batch_size: int = 16, span: int = 24,
+                     learning_rate: float = 1e-3, seed: int = 0, log=None, log_every: int = 100) -> dict:
+    """Train a freshly initialised causal LM for `steps` steps to continue a repeated run of random tokens.
+
+    A real base model arrives able to copy: pre-training on text grows attention heads that find the earlier
+    occurrence of the current token and predict what followed it (induction heads). A randomly initialised tiny
+    model has none, and learns them during distillation only slowly; yet the judge's trace leans on copying (its
+    quotes and the numbers it restates). A few hundred steps on random repeated runs grow those heads first.
+    Nothing of the judging task is seen here: the runs are uniform random tokens from `token_ids`.
+
+    Returns {"steps", "batch_size", "span", "learning_rate", "loss_first", "loss_last"}; the model is changed in
+    place and left in eval mode. Deterministic for a seed on one machine.
+    """
+    import time
+
+    import torch
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ConfigError(f"copy pre-training: steps must be a non-negative integer, got {steps!r}")
+    if len(token_ids) < 2:
+        raise ConfigError("copy pre-training needs at least two ordinary tokens to draw runs from")
+    record = {"steps": steps, "batch_size": batch_size, "span": span, "learning_rate": learning_rate}
+    if steps == 0:
+        return record
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
+    model.train()
+    started = time.time()
+    losses = []
+    for step in range(1, steps + 1):
+        ids, mask = copy_batch(generator, token_ids, batch_size, span)
+        logits = model(input_ids=ids, logits_to_keep=span).logits  # the repeat's positions only
+        keep = mask[:, span:]
+        loss = torch.nn.functional.cross_entropy(logits[keep], ids[:, span + 1:][keep[:, :-1]])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        if log is not None and (step % log_every == 0 or step == steps):
+            rate = step / max(time.time() - started, 1e-9)
+            log(f"copy pre-training step {step}/{steps}, {rate:.1f} steps/s, loss {losses[-1]:.3f}")
+    model.eval()
+    record.update(loss_first=round(losses[0], 4), loss_last=round(losses[-1], 4))
+    return record
+
+
 def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidden_size: int = 128,
                      num_layers: int = 2, num_heads: int = 4, num_kv_heads: int = 2, intermediate_size: int = 256,
-                     max_positions: int = 4096, seed: int = 0, added_tokens: Sequence[str] = ()) -> Path:
+                     max_positions: int = 4096, seed: int = 0, added_tokens: Sequence[str] = (),
+                     copy_steps: int = 0, log=None) -> Path:
     """Build a random Qwen2ForCausalLM + trained byte-level BPE tokenizer into `out_dir` (atomic, offline).
 
     `added_tokens`: whole strings that get one token each (for example ``prompts.fixed_texts()``), so the
-    judge prompt's fixed text costs a handful of tokens instead of hundreds; the text itself is unchanged."""
+    judge prompt's fixed text costs a handful of tokens instead of hundreds; the text itself is unchanged.
+    `copy_steps`: steps of copy pre-training (`pretrain_copying`) before the folder is written (0: the weights
+    stay as initialised); `log` receives its progress lines."""
     texts = _check_args(corpus, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads,
                         intermediate_size, max_positions, seed)
     import tokenizers
@@ -171,6 +255,9 @@ def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidd
     model.generation_config.eos_token_id = special_ids[EOS_TOKEN]
     model.generation_config.pad_token_id = special_ids[PAD_TOKEN]
     model.generation_config.bos_token_id = None
+    reserved = set(special_ids.values()) | {tok.token_to_id(t) for t in added}
+    ordinary = [i for i in range(tok.get_vocab_size()) if i not in reserved]
+    copying = pretrain_copying(model, ordinary, steps=copy_steps, seed=seed, log=log)
 
     info = {
         "format": 1,
@@ -193,6 +280,7 @@ def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidd
         "added_tokens": len(added),
         "corpus_texts": len(texts),
         "corpus_sha256": _corpus_sha256(texts),
+        "copy_pretraining": copying,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "tokenizers": tokenizers.__version__},
     }

@@ -180,8 +180,9 @@ def base_model_path(ctx: NotebookContext, profile: Optional[Profile] = None,
 
 def tiny_model_path(ctx: NotebookContext, profile: Optional[Profile] = None,
                     artifact: str = TINY_MODEL_ARTIFACT) -> str:
-    """The run's offline tiny model with random weights, built once per run (on any profile: the untrained
-    reference judge of the zero-shot sections); `profile` and `artifact` as in base_model_path."""
+    """The run's offline tiny model, built once per run (on any profile: the untrained reference judge of the
+    zero-shot sections): random weights, then `model.tiny.copy_pretrain_steps` of copy pre-training;
+    `profile` and `artifact` as in base_model_path."""
     prof = profile or ctx.profile
     if ctx.run.has_artifact(artifact):
         return str(ctx.run.artifact(artifact))
@@ -198,7 +199,7 @@ def tiny_model_path(ctx: NotebookContext, profile: Optional[Profile] = None,
         ctx.run.path(artifact), corpus, vocab_size=tiny.vocab_size, hidden_size=tiny.hidden_size,
         num_layers=tiny.num_layers, num_heads=tiny.num_heads, num_kv_heads=tiny.num_kv_heads,
         intermediate_size=tiny.intermediate_size, max_positions=tiny.max_positions, seed=prof.seed,
-        added_tokens=fixed_texts(),
+        added_tokens=fixed_texts(), copy_steps=tiny.copy_pretrain_steps, log=print,
     )
     ctx.record(artifact, path, kind="model", corpus_pairs=TOKENIZER_CORPUS_PAIRS)
     return str(path)

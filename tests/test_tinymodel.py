@@ -233,3 +233,43 @@ def test_added_tokens_make_the_fixed_prompt_parts_one_token_each(tmp_path):
     assert "<answer>" in tok.decode(tok("<answer>[[A]]</answer>")["input_ids"], skip_special_tokens=True)
     with pytest.raises(DataError, match="added_tokens"):
         build_tiny_model(tmp_path / "bad", corpus, seed=0, added_tokens="<answer>")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# copy pre-training
+
+
+def _ordinary_ids(path):
+    tok = AutoTokenizer.from_pretrained(path)
+    reserved = set(tok.all_special_ids) | set(tok.added_tokens_decoder)
+    return [i for i in range(len(tok)) if i not in reserved]
+
+
+def test_copy_pretraining_teaches_the_model_to_copy_and_is_recorded(tmp_path):
+    from rmr1lib.tinymodel import copy_loss
+
+    args = dict(vocab_size=512, seed=4, hidden_size=64, num_heads=2, num_kv_heads=1, intermediate_size=128)
+    plain = build_tiny_model(tmp_path / "plain", CORPUS, **args)
+    lines = []
+    copier = build_tiny_model(tmp_path / "copier", CORPUS, copy_steps=250, log=lines.append, **args)
+    ids = _ordinary_ids(plain)
+    assert ids == _ordinary_ids(copier)
+    before = copy_loss(AutoModelForCausalLM.from_pretrained(plain), ids, seed=99)
+    after = copy_loss(AutoModelForCausalLM.from_pretrained(copier), ids, seed=99)
+    # random weights predict the repeat no better than chance (log of ~500 tokens = 6.2 nats); the trained model
+    # continues a run it has never seen
+    assert before > 5.0 and after < 1.0, (before, after)
+    info = read_tiny_model_info(copier)["copy_pretraining"]
+    assert info["steps"] == 250 and info["loss_last"] < info["loss_first"]
+    assert read_tiny_model_info(plain)["copy_pretraining"] == {"steps": 0, "batch_size": 16, "span": 24,
+                                                               "learning_rate": 1e-3}
+    assert lines and lines[-1].startswith("copy pre-training step 250/250")
+    # the same seed gives the same weights after copy pre-training (same machine)
+    again = build_tiny_model(tmp_path / "again", CORPUS, copy_steps=250, **args)
+    w1, w2 = (load_file(str(p / "model.safetensors")) for p in (copier, again))
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+
+
+def test_copy_pretraining_rejects_bad_steps(tmp_path):
+    with pytest.raises(ConfigError, match="steps must be a non-negative integer"):
+        build_tiny_model(tmp_path / "m", CORPUS[:7], vocab_size=300, seed=0, copy_steps=-1)
