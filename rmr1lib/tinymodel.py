@@ -3,8 +3,10 @@
 The paper starts from Qwen2.5-Instruct (and DeepSeek-R1-Distill-Qwen) checkpoints. The smoke path cannot
 download them, so ``build_tiny_model`` makes a randomly initialised ``Qwen2ForCausalLM`` of the same
 architecture family and a byte-level BPE tokenizer trained on local text (for example
-``synthetic.corpus_for_tokenizer``), and saves both so that ``AutoModelForCausalLM.from_pretrained`` and
-``AutoTokenizer.from_pretrained`` load the folder offline, exactly like a downloaded checkpoint.
+``synthetic.corpus_for_tokenizer``), optionally gives the model a short copy pre-training on random tokens
+(``pretrain_copying``: what a real base model learned in pre-training and a random one lacks), and saves both so
+that ``AutoModelForCausalLM.from_pretrained`` and ``AutoTokenizer.from_pretrained`` load the folder offline,
+exactly like a downloaded checkpoint.
 
 Two details keep the folder faithful to a real Qwen2 checkpoint:
 * ``AutoTokenizer`` loads a qwen2 model's tokenizer as ``Qwen2Tokenizer``, which installs Qwen2's own NFC
