@@ -36,9 +36,13 @@ def test_start_notebook_records_parameters_and_seed(runs_root):
 
 
 def test_base_model_built_once_and_judge_chain(runs_root):
-    ctx = start_notebook("00_x", "smoke", run_name="m")
+    from rmr1lib.tinymodel import read_tiny_model_info
+
+    # a few copy pre-training steps: the profile's value reaches the build (the plumbing, not the 400 steps)
+    ctx = start_notebook("00_x", "smoke", {"model.tiny.copy_pretrain_steps": 3}, run_name="m")
     path = base_model_path(ctx)
     assert (ctx.run.artifact("tiny_model") / "config.json").exists()
+    assert read_tiny_model_info(path)["copy_pretraining"]["steps"] == 3
     mtime = os.stat(os.path.join(path, "config.json")).st_mtime
     assert base_model_path(ctx) == path and os.stat(os.path.join(path, "config.json")).st_mtime == mtime
     assert latest_judge(ctx) == ("base", path)
@@ -101,7 +105,8 @@ def _fake_model(folder):
 
 
 def test_notebook_plumbing_saves_records_and_picks_judges(runs_root):
-    ctx = start_notebook("04_x", "smoke", {"rl.reward": "verifiable"}, run_name="plumb")
+    no_copy = {"model.tiny.copy_pretrain_steps": 0}  # plumbing only: the model's weights do not matter
+    ctx = start_notebook("04_x", "smoke", {"rl.reward": "verifiable", **no_copy}, run_name="plumb")
     path = ctx.save_jsonl("rows.jsonl", [{"a": 1}, {"a": 2}], kind="data", rows=2)  # "rows" can be a manifest field
     assert path == ctx.run.artifact("rows.jsonl") and path.read_text() == '{"a": 1}\n{"a": 2}\n'
     assert ctx.run.artifact_info("rows.jsonl")["rows"] == 2 and ctx.run.artifact_info("rows.jsonl")["seed"] == 42
@@ -113,7 +118,7 @@ def test_notebook_plumbing_saves_records_and_picks_judges(runs_root):
     ctx.record("sft_model", sft, kind="model")
     assert grpo_start_model(ctx) == ("sft", str(sft)) and judge_to_evaluate(ctx) == ("sft_model", str(sft))
     # the cold-start ablation never starts from the distilled judge; a named checkpoint is evaluated as named
-    cold = start_notebook("04_y", "smoke", {"rl.reward": "cold_start", "eval.checkpoint": "/models/mine"},
+    cold = start_notebook("04_y", "smoke", {"rl.reward": "cold_start", "eval.checkpoint": "/models/mine", **no_copy},
                           run_name="plumb2")
     cold.record("sft_model", _fake_model(cold.run.path("sft_model")))
     assert grpo_start_model(cold) == ("base", base_model_path(cold))
@@ -142,7 +147,8 @@ def test_judge_both_orders_judges_every_pair_both_ways_with_the_real_engine(tmp_
 
     monkeypatch.setenv("RMR1_RUNS_ROOT", str(tmp_path))
     ctx = start_notebook("02_x", "smoke", {"generation.backend": "transformers", "generation.max_new_tokens": 4,
-                                           "torch_threads": 1}, run_name="zs", seed=3)
+                                           "torch_threads": 1, "model.tiny.copy_pretrain_steps": 0},
+                         run_name="zs", seed=3)
     rows = make_pairs(3, seed=3)
     out = judge_both_orders(ctx, base_model_path(ctx), rows)
     assert sorted((r["id"], r["order"]) for r in out) == sorted((r["id"], o) for r in rows for o in ("AB", "BA"))
