@@ -140,16 +140,20 @@ def _check_reload(folder: Path, fast_tokenizer, texts: list[str]) -> None:
 # --------------------------------------------------------------------------------------------------------------
 
 def copy_batch(generator, token_ids, batch_size: int, span: int):
-    """(input ids, target mask) of `batch_size` rows, each a run of `span` random tokens shown twice; the mask
-    marks the positions whose next token is predictable (inside the repeat)."""
+    """Input ids of `batch_size` rows, each a run of `span` random tokens from `token_ids` shown twice."""
     import torch
 
     pool = torch.as_tensor(token_ids)
     first = pool[torch.randint(len(pool), (batch_size, span), generator=generator)]
-    ids = torch.cat([first, first], dim=1)
-    mask = torch.zeros_like(ids, dtype=torch.bool)
-    mask[:, span:-1] = True  # position t predicts token t+1; the repeat's own first token is not predictable
-    return ids, mask
+    return torch.cat([first, first], dim=1)
+
+
+def _repeat_loss(model, ids, span: int):
+    """Mean cross-entropy of the repeat's tokens after its first (that one is not predictable from the run)."""
+    import torch
+
+    logits = model(input_ids=ids, logits_to_keep=span).logits[:, :-1]  # positions span .. 2*span-2
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, span + 1:].reshape(-1))
 
 
 def copy_loss(model, token_ids, *, batch_size: int = 32, span: int = 24, seed: int = 0) -> float:
@@ -157,16 +161,14 @@ def copy_loss(model, token_ids, *, batch_size: int = 32, span: int = 24, seed: i
     not copy, near 0 means it does)."""
     import torch
 
-    generator = torch.Generator().manual_seed(seed)
-    ids, mask = copy_batch(generator, token_ids, batch_size, span)
+    ids = copy_batch(torch.Generator().manual_seed(seed), token_ids, batch_size, span)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            logits = model(input_ids=ids).logits
+            return float(_repeat_loss(model, ids, span))
     finally:
         model.train(was_training)
-    return float(torch.nn.functional.cross_entropy(logits[:, :-1][mask[:, :-1]], ids[:, 1:][mask[:, :-1]]))
 
 
 def pretrain_copying(model, token_ids, *, steps: int, batch_size: int = 16, span: int = 24,
@@ -199,10 +201,7 @@ def pretrain_copying(model, token_ids, *, steps: int, batch_size: int = 16, span
     started = time.time()
     losses = []
     for step in range(1, steps + 1):
-        ids, mask = copy_batch(generator, token_ids, batch_size, span)
-        logits = model(input_ids=ids, logits_to_keep=span).logits  # the repeat's positions only
-        keep = mask[:, span:]
-        loss = torch.nn.functional.cross_entropy(logits[keep], ids[:, span + 1:][keep[:, :-1]])
+        loss = _repeat_loss(model, copy_batch(generator, token_ids, batch_size, span), span)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
