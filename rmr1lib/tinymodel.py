@@ -30,7 +30,7 @@ from pathlib import Path
 from .errors import ConfigError, DataError
 
 __all__ = ["SPECIAL_TOKENS", "CHATML_TEMPLATE", "MIN_HEAD_DIM", "INFO_FILE", "build_tiny_model",
-           "read_tiny_model_info", "copy_batch", "copy_loss", "pretrain_copying"]
+           "read_tiny_model_info", "copy_batch", "copy_loss", "pretrain_copying", "ordinary_token_ids"]
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 EOS_TOKEN = "<|im_end|>"
@@ -48,7 +48,7 @@ CHATML_TEMPLATE = (
 
 
 def _check_args(corpus, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads, intermediate_size,
-                max_positions, seed) -> list[str]:
+                max_positions, seed, copy_steps=0) -> list[str]:
     if isinstance(corpus, str) or not isinstance(corpus, Sequence):
         raise DataError(f"build_tiny_model: corpus must be a list of strings, got {type(corpus).__name__}")
     texts = list(corpus)
@@ -64,6 +64,8 @@ def _check_args(corpus, vocab_size, hidden_size, num_layers, num_heads, num_kv_h
             raise ConfigError(f"build_tiny_model: {name} must be a positive integer, got {value!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"build_tiny_model: seed must be an integer, got {seed!r}")
+    if isinstance(copy_steps, bool) or not isinstance(copy_steps, int) or copy_steps < 0:
+        raise ConfigError(f"build_tiny_model: copy_steps must be a non-negative integer, got {copy_steps!r}")
     if vocab_size < 256 + len(SPECIAL_TOKENS):
         raise ConfigError(f"build_tiny_model: vocab_size {vocab_size} is below 259 (256 bytes + 3 special tokens)")
     if hidden_size % num_heads:
@@ -138,6 +140,13 @@ def _check_reload(folder: Path, fast_tokenizer, texts: list[str]) -> None:
 # --------------------------------------------------------------------------------------------------------------
 # Copy pre-training: what a real base model brings and a random one lacks
 # --------------------------------------------------------------------------------------------------------------
+
+def ordinary_token_ids(tokenizer) -> list[int]:
+    """The ids copy pre-training draws from: every id of a Hugging Face tokenizer except its special tokens and
+    the whole strings added as single tokens (the judge prompt's fixed parts)."""
+    reserved = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
+    return [i for i in range(len(tokenizer)) if i not in reserved]
+
 
 def copy_batch(generator, token_ids, batch_size: int, span: int):
     """Input ids of `batch_size` rows, each a run of `span` random tokens from `token_ids` shown twice."""
@@ -226,7 +235,7 @@ def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidd
     `copy_steps`: steps of copy pre-training (`pretrain_copying`) before the folder is written (0: the weights
     stay as initialised); `log` receives its progress lines."""
     texts = _check_args(corpus, vocab_size, hidden_size, num_layers, num_heads, num_kv_heads,
-                        intermediate_size, max_positions, seed)
+                        intermediate_size, max_positions, seed, copy_steps)
     import tokenizers
     import torch
     import transformers
@@ -256,9 +265,7 @@ def build_tiny_model(out_dir, corpus: list[str], *, vocab_size: int = 2048, hidd
     model.generation_config.eos_token_id = special_ids[EOS_TOKEN]
     model.generation_config.pad_token_id = special_ids[PAD_TOKEN]
     model.generation_config.bos_token_id = None
-    reserved = set(special_ids.values()) | {tok.token_to_id(t) for t in added}
-    ordinary = [i for i in range(tok.get_vocab_size()) if i not in reserved]
-    copying = pretrain_copying(model, ordinary, steps=copy_steps, seed=seed, log=log)
+    copying = pretrain_copying(model, ordinary_token_ids(fast), steps=copy_steps, seed=seed, log=log)
 
     info = {
         "format": 1,

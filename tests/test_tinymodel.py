@@ -240,9 +240,9 @@ def test_added_tokens_make_the_fixed_prompt_parts_one_token_each(tmp_path):
 
 
 def _ordinary_ids(path):
-    tok = AutoTokenizer.from_pretrained(path)
-    reserved = set(tok.all_special_ids) | set(tok.added_tokens_decoder)
-    return [i for i in range(len(tok)) if i not in reserved]
+    from rmr1lib.tinymodel import ordinary_token_ids
+
+    return ordinary_token_ids(AutoTokenizer.from_pretrained(path))
 
 
 def test_copy_pretraining_teaches_the_model_to_copy_and_is_recorded(tmp_path):
@@ -270,6 +270,14 @@ def test_copy_pretraining_teaches_the_model_to_copy_and_is_recorded(tmp_path):
     assert all(torch.equal(w1[k], w2[k]) for k in w1)
 
 
-def test_copy_pretraining_rejects_bad_steps(tmp_path):
-    with pytest.raises(ConfigError, match="steps must be a non-negative integer"):
-        build_tiny_model(tmp_path / "m", CORPUS[:7], vocab_size=300, seed=0, copy_steps=-1)
+def test_copy_pretraining_rejects_bad_steps_before_any_work(tmp_path, monkeypatch):
+    import rmr1lib.tinymodel as tinymodel
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the tokenizer was trained before copy_steps was checked")
+
+    monkeypatch.setattr(tinymodel, "_train_tokenizer", no_training)
+    for bad in (-1, 2.5, True, "400"):
+        with pytest.raises(ConfigError, match="copy_steps must be a non-negative integer"):
+            build_tiny_model(tmp_path / "m", CORPUS[:7], vocab_size=300, seed=0, copy_steps=bad)
+    assert not (tmp_path / "m").exists()
