@@ -281,3 +281,15 @@ def test_copy_pretraining_rejects_bad_steps_before_any_work(tmp_path, monkeypatc
         with pytest.raises(ConfigError, match="copy_steps must be a non-negative integer"):
             build_tiny_model(tmp_path / "m", CORPUS[:7], vocab_size=300, seed=0, copy_steps=bad)
     assert not (tmp_path / "m").exists()
+
+
+def test_ordinary_token_ids_leave_out_special_and_added_tokens(tmp_path):
+    from rmr1lib.tinymodel import SPECIAL_TOKENS, ordinary_token_ids
+
+    added = ["<tag>", "a whole phrase of the prompt"]
+    tok = AutoTokenizer.from_pretrained(build_tiny_model(tmp_path / "m", CORPUS[:7], vocab_size=300, seed=0,
+                                                         added_tokens=added))
+    ids = ordinary_token_ids(tok)
+    left_out = {tok.convert_tokens_to_ids(t) for t in list(SPECIAL_TOKENS) + added}
+    assert len(left_out) == 5 and not left_out & set(ids)
+    assert sorted(set(ids) | left_out) == list(range(len(tok)))
