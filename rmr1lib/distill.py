@@ -43,6 +43,7 @@ from .files import AppendLog, content_hash, local_path
 from .hubids import RELEASED_DATASETS
 from .parsing import parse_verdict
 from .profiles import Profile
+from .progress import ProgressLine
 from .prompts import ROLES, build_messages, check_prompt_kind, output_format
 from .rewards import winner_side
 
@@ -540,6 +541,7 @@ def _run_pass(jobs: list[TraceJob], teacher: Teacher, store: TraceStore, window:
     if not jobs:
         return 0
     made, started, described = 0, time.time(), teacher.describe()
+    line = ProgressLine(f"teacher {label}", len(jobs), interval=15.0, unit="trace")
     for job, reply in teacher.complete(jobs):
         made += 1
         verdict = trace_verdict(reply.text, window) if reply.status == "ok" else None
@@ -548,8 +550,9 @@ def _run_pass(jobs: list[TraceJob], teacher: Teacher, store: TraceStore, window:
                       "verdict": verdict, "winner": job.row["winner"], "correct": verdict == right,
                       "error": reply.error, "attempts": reply.attempts, "usage": reply.usage,
                       "teacher": described, "time": round(time.time() - started, 3)})
-        if progress and (made % 50 == 0 or made == len(jobs)):
-            progress(f"{label}: {made}/{len(jobs)} replies")
+        due = line.update(made) if progress else None
+        if due:  # the first reply, then one every 15 s, and the last
+            progress(due)
     return made
 
 

@@ -95,6 +95,17 @@ def test_error_rate_extremes_and_second_pass_off(rows, tmp_path):
     assert all_wrong.stats["drop_reasons"]["wrong_no_pass2"] == 10
 
 
+def test_progress_is_a_few_lines_per_pass_with_counts(rows, tmp_path):
+    lines = []
+    report = run_two_pass(rows, OracleTeacher(error_rate=0.3, seed=5), tmp_path / "p.jsonl", progress=lines.append)
+    asked2 = report.stats["pass2_asked"]
+    # 40 fast replies: the first and the last of each pass, not one line per reply
+    assert [line.split(",")[0] for line in lines] == [
+        "teacher pass 1 1/40 (2%)", "teacher pass 1 40/40 (100%)",
+        f"teacher pass 2 1/{asked2} ({100 / asked2:.0f}%)", f"teacher pass 2 {asked2}/{asked2} (100%)"]
+    assert "traces/s" in lines[1] and "took" in lines[1]
+
+
 def test_pass_two_prompt_carries_verdict_and_wrong_trace(rows, tmp_path):
     seen = []
 
