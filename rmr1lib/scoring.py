@@ -519,6 +519,50 @@ def pooled_judge_metrics(rows: Iterable[Any]) -> dict:
     return out
 
 
+#: The paper's three kinds of task, which every benchmark part maps to (`task_kind`).
+TASK_KINDS = ("reasoning", "chat", "safety")
+_RMB_REASONING = ("code", "math", "reasoning")
+
+
+def task_kind(benchmark: str, subset: str) -> str:
+    """Which kind of task a benchmark part tests: "reasoning", "chat" or "safety" (DataError if unknown).
+
+    RewardBench: its Reasoning and Safety sections, Chat and Chat Hard as chat. RM-Bench: code and math are
+    reasoning, safety-* safety, chat chat. RMB: Harmlessness is safety; Helpfulness is reasoning for its Code, Math
+    and Reasoning categories, else chat."""
+    if benchmark == "rewardbench":
+        section = REWARDBENCH_SUBSETS.get(subset)
+        if section is None:
+            raise DataError(f"rewardbench subset {subset!r} is in none of the four sections")
+        return {"Reasoning": "reasoning", "Safety": "safety"}.get(section, "chat")
+    if benchmark == "rm-bench":
+        domain = str(subset).split("/")[0].lower()
+        if domain in ("code", "math"):
+            return "reasoning"
+        if domain == "chat":
+            return "chat"
+        if domain.startswith("safety"):
+            return "safety"
+        raise DataError(f"rm-bench subset {subset!r} is not one of the domains {RMBENCH_DOMAINS}")
+    if benchmark == "rmb":
+        if rmb_goal(subset) == "harmlessness":
+            return "safety"
+        parts = [p.strip().lower() for p in str(subset).split("/") if p.strip()]
+        category = parts[parts.index("helpfulness") + 1:]
+        return "reasoning" if category and category[0] in _RMB_REASONING else "chat"
+    raise DataError(f"unknown benchmark {benchmark!r}; expected one of {BENCHMARKS}")
+
+
+def pooled_metrics_by_kind(rows: Iterable[Any]) -> dict[str, dict]:
+    """`pooled_judge_metrics` for each kind of task (`task_kind`) the rows hold, in the order of TASK_KINDS: where
+    a judge reads the answers and where it falls back on the position."""
+    rows = validate_result_rows(rows)
+    grouped: dict[str, list[dict]] = {}
+    for r in rows:
+        grouped.setdefault(task_kind(r["benchmark"], r["subset"]), []).append(r)
+    return {kind: pooled_judge_metrics(grouped[kind]) for kind in TASK_KINDS if kind in grouped}
+
+
 def score_file(path: PathLike, rmbench_reference_bug: bool = False,
                benchmarks: Union[None, str, Sequence[str]] = None) -> dict[str, dict]:
     """Load a results file and score it; each benchmark's scores also carry its "orders" summary."""

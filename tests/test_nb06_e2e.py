@@ -88,11 +88,17 @@ def test_the_final_judge_judges_the_miniature_benchmarks(evaluation):
     onto one letter. On the benchmark split the current smoke judge is close to chance (accuracy 0.54-0.63
     measured, README); the goal of accuracy 0.75 and consistency 0.70 is not reached, and these bounds only catch
     the collapse (accuracy 0.5, consistency 0, one letter throughout) with room for other CPUs and seeds."""
-    from rmr1lib.scoring import pooled_judge_metrics
+    from rmr1lib.scoring import pooled_judge_metrics, pooled_metrics_by_kind
 
     run, summary, rows = evaluation
     pooled = summary["pooled"]
     assert pooled == pytest.approx(pooled_judge_metrics(rows))
+    # the by-kind table: every kind of the synthetic mix, and the same verdicts as the pooled figure
+    by_kind = summary["by_kind"]
+    expected = pooled_metrics_by_kind(rows)
+    assert list(by_kind) == list(expected) == ["reasoning", "chat", "safety"]
+    assert all(by_kind[kind] == pytest.approx(expected[kind]) for kind in expected)
+    assert sum(m["n"] for m in by_kind.values()) == pooled["n"]
     assert pooled["comparisons"] >= 128 and pooled["both_orders"] == pooled["comparisons"]
     assert pooled["accuracy_lenient"] >= LEARNED["accuracy"], pooled
     assert pooled["position_consistency"] >= LEARNED["position_consistency"], pooled

@@ -262,6 +262,43 @@ def test_pooled_judge_metrics_pool_every_benchmark_and_read_like_the_judge_metri
     assert pooled_judge_metrics([]) == {"n": 0}
 
 
+def test_task_kind_maps_every_benchmark_part_to_reasoning_chat_or_safety():
+    from rmr1lib.scoring import task_kind
+
+    expected = {("rewardbench", "hep-go"): "reasoning", ("rewardbench", "math-prm"): "reasoning",
+                ("rewardbench", "llmbar-natural"): "chat", ("rewardbench", "alpacaeval-easy"): "chat",
+                ("rewardbench", "xstest-should-respond"): "safety", ("rm-bench", "code"): "reasoning",
+                ("rm-bench", "math"): "reasoning", ("rm-bench", "chat"): "chat", ("rm-bench", "safety"): "safety",
+                ("rm-bench", "safety-refuse"): "safety", ("rmb", "Pairwise_set/Harmlessness/S5"): "safety",
+                ("rmb", "BoN_set/Helpfulness/Code/Programming"): "reasoning",
+                ("rmb", "Helpfulness/Reasoning/Logical Deduction"): "reasoning",
+                ("rmb", "BoN_set/Helpfulness/Chat/Casual Conversation"): "chat"}
+    assert {key: task_kind(*key) for key in expected} == expected
+    for bench, subset, what in (("rewardbench", "no-such-subset", "no-such-subset"), ("rm-bench", "poetry", "poetry"),
+                                ("rmb", "Style/Chat", "Helpfulness/"), ("other", "x", "other")):
+        with pytest.raises(DataError, match=what):
+            task_kind(bench, subset)
+
+
+def test_pooled_metrics_by_kind_show_where_a_judge_reads_and_where_it_follows_the_position():
+    from rmr1lib.scoring import pooled_judge_metrics, pooled_metrics_by_kind
+
+    # safety read right in both orders; reasoning answered "B" whatever the order (half right, never consistent)
+    safety = [row(subset="donotanswer", id=f"s{i}", order=o, verdict="A" if o == "AB" else "B")
+              for i in range(6) for o in ("AB", "BA")]
+    reasoning = [row(subset="hep-go", id=f"r{i}", order=o, verdict="B") for i in range(4) for o in ("AB", "BA")]
+    chat = [row("rm-bench", "chat", "c0", o, "A" if o == "AB" else "B", chosen_style=0, rejected_style=1)
+            for o in ("AB", "BA")]
+    by_kind = pooled_metrics_by_kind(reasoning + safety + chat)
+    assert list(by_kind) == ["reasoning", "chat", "safety"]
+    assert (by_kind["safety"]["n"], by_kind["safety"]["accuracy_lenient"], by_kind["safety"]["position_consistency"]) \
+        == (12, 1.0, 1.0)
+    assert (by_kind["reasoning"]["accuracy_lenient"], by_kind["reasoning"]["position_consistency"],
+            by_kind["reasoning"]["share_B"]) == (0.5, 0.0, 1.0)
+    assert by_kind["chat"] == pooled_judge_metrics(chat)
+    assert pooled_metrics_by_kind([]) == {}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # validation
 
