@@ -493,9 +493,13 @@ def summarize_orders(rows: Iterable[Any]) -> dict[str, dict]:
 def pooled_judge_metrics(rows: Iterable[Any]) -> dict:
     """Every benchmark's judgements pooled, in the keys of rmr1lib.judging.verdict_metrics (lenient rule, as
     scored here): accuracy with its 95% interval, verdict shares, accuracy per order, position consistency."""
+    return _pooled(validate_result_rows(rows))
+
+
+def _pooled(rows: list[dict]) -> dict:
+    """`pooled_judge_metrics` of rows already validated."""
     from .judging import wilson_interval
 
-    rows = validate_result_rows(rows)
     if not rows:
         return {"n": 0}
     by_comparison: dict[tuple, dict[str, dict]] = {}
@@ -560,7 +564,7 @@ def pooled_metrics_by_kind(rows: Iterable[Any]) -> dict[str, dict]:
     grouped: dict[str, list[dict]] = {}
     for r in rows:
         grouped.setdefault(task_kind(r["benchmark"], r["subset"]), []).append(r)
-    return {kind: pooled_judge_metrics(grouped[kind]) for kind in TASK_KINDS if kind in grouped}
+    return {kind: _pooled(grouped[kind]) for kind in TASK_KINDS if kind in grouped}
 
 
 def score_file(path: PathLike, rmbench_reference_bug: bool = False,
