@@ -139,6 +139,46 @@ def test_cell_progress_reports_the_running_cell(book):
     assert progress.status() is None  # nothing runs after the notebook ended
 
 
+@pytest.mark.parametrize("with_progress", [False, True])
+def test_a_finished_notebook_leaves_no_process_behind(book, with_progress):
+    """The kernel is stopped at once when the last cell is done, not asked to stop (a graceful stop waits about
+    1.5 s per notebook for the interpreter to tear down torch and vLLM): nothing registered to run at exit runs,
+    so artifacts must be written by cells. It takes whatever it started with it: a child process the notebook left
+    running (an engine it did not close) does not outlive the notebook."""
+    import os
+    import time
+
+    from rmr1lib.runner import CellProgress, execute_notebook
+    from rmr1lib.runs import open_run
+
+    nbs, runs, _ = book
+    pids, at_exit = runs.parent / "pids.json", runs.parent / "at_exit.txt"
+    _notebook(nbs / "06_child.ipynb", [
+        "import atexit, json, os, pathlib, subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        f"json.dump([os.getpid(), child.pid], open({str(pids)!r}, 'w'))\n"
+        f"atexit.register(pathlib.Path({str(at_exit)!r}).write_text, 'ran')",
+    ])
+    progress = CellProgress("06_child", lambda line: None, first=60, every=60) if with_progress else None
+    execute_notebook(nbs / "06_child.ipynb", open_run("smoke", f"k{with_progress}", root=runs), {}, progress)
+    kernel, child = json.loads(pids.read_text())
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as f:  # a killed child of this test process is a zombie until reaped
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+    deadline = time.time() + 5
+    while (alive(kernel) or alive(child)) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not alive(kernel), "the kernel outlived its notebook"
+    assert not alive(child), "a process the notebook started outlived it"
+    assert not at_exit.exists(), "the kernel was asked to stop, not stopped"
+
+
 def test_cell_progress_on_a_terminal_redraws_one_line():
     import io
 
