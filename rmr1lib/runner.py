@@ -251,8 +251,8 @@ def execute_notebook(nb: Path, run: Run, parameters: dict, progress: Optional[Ce
         pm.execute_notebook(
             str(nb), str(running), parameters=parameters, kernel_name=KERNEL, cwd=str(nb.parent),
             progress_bar=False, log_output=False, request_save_on_cell_execute=True,
-            # the kernel and what it started are killed once the last cell is done: a graceful stop costs about
-            # 1.5 s per notebook (the interpreter tearing down torch and vLLM), and cells write every artifact
+            # the kernel and what it started are killed once the last cell is done: a graceful stop costs 1.5-3 s
+            # per notebook (the interpreter tearing down torch and vLLM), and cells write every artifact
             shutdown_kernel="immediate", **engine,
         )
     except BaseException as exc:  # noqa: BLE001 - every failure is reported the same way, then re-raised

@@ -141,8 +141,8 @@ def test_cell_progress_reports_the_running_cell(book):
 
 @pytest.mark.parametrize("with_progress", [False, True])
 def test_a_finished_notebook_leaves_no_process_behind(book, with_progress):
-    """The kernel is stopped at once when the last cell is done, not asked to stop (a graceful stop waits about
-    1.5 s per notebook for the interpreter to tear down torch and vLLM): nothing registered to run at exit runs,
+    """The kernel is stopped at once when the last cell is done, not asked to stop (a graceful stop waits 1.5-3 s
+    per notebook for the interpreter to tear down torch and vLLM): nothing registered to run at exit runs,
     so artifacts must be written by cells. It takes whatever it started with it: a child process the notebook left
     running (an engine it did not close) does not outlive the notebook."""
     import os
