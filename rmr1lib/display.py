@@ -58,6 +58,29 @@ def tidy_frame(frame, digits: int = 3):
     return pd.DataFrame({c: column(frame[c]) for c in frame.columns}, index=frame.index, columns=frame.columns)
 
 
+#: the reader's name of each judge metric (rmr1lib.judging.verdict_metrics, rmr1lib.scoring.pooled_judge_metrics),
+#: in the order metrics_table shows them by default
+METRIC_LABELS = {"n": "judgements", "accuracy_lenient": "accuracy", "accuracy_ci95_low": "95% low",
+                 "accuracy_ci95_high": "95% high", "accuracy_preferred_A": "accuracy, preferred shown as A",
+                 "accuracy_preferred_B": "accuracy, preferred shown as B", "share_A": "share of A",
+                 "position_consistency": "position consistency"}
+
+
+def metrics_table(metrics: dict, keys=tuple(METRIC_LABELS), digits: int = 3):
+    """A display table of judge metrics: one column per entry of `metrics` (a kind of task, a judge, or a tuple of
+    both), one row per metric in `keys`, named as in METRIC_LABELS; a metric an entry lacks is left empty."""
+    import pandas as pd
+
+    from .errors import ConfigError
+
+    unknown = [k for k in keys if k not in METRIC_LABELS]
+    if unknown:
+        raise ConfigError(f"metrics_table: no label for {unknown}; known metrics: {list(METRIC_LABELS)}")
+    table = pd.DataFrame({name: {METRIC_LABELS[k]: m.get(k) for k in keys} for name, m in metrics.items()},
+                         index=[METRIC_LABELS[k] for k in keys])
+    return tidy_frame(table, digits)
+
+
 def shorten(text: str, width: int = 100) -> str:
     """`text` on one line, cut at a word boundary to at most `width` characters, with '…' when cut."""
     flat = " ".join(str(text).split())

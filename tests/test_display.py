@@ -4,8 +4,10 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from rmr1lib.display import shorten, tidy, tidy_frame
+from rmr1lib.errors import ConfigError
 
 
 def test_tidy_removes_float_noise_recursively_and_keeps_other_values():
@@ -37,3 +39,18 @@ def test_shorten_cuts_at_a_word_and_marks_the_cut():
     cut = shorten(long, 30)
     assert len(cut) <= 30 and cut.endswith("…") and long.startswith(cut[:-1])
     assert not cut[:-1].endswith(" ")
+
+
+def test_metrics_table_names_rows_and_keeps_columns():
+    from rmr1lib.display import METRIC_LABELS, metrics_table
+
+    metrics = {("chat", "start"): {"n": 10, "accuracy_lenient": 0.6000000001, "share_A": 0.5},
+               ("chat", "after"): {"n": 10, "accuracy_lenient": 0.7, "share_A": 0.45, "position_consistency": 0.4}}
+    table = metrics_table(metrics, ("n", "accuracy_lenient", "position_consistency"))
+    assert list(table.index) == ["judgements", "accuracy", "position consistency"]
+    assert list(table.columns) == [("chat", "start"), ("chat", "after")]
+    assert table[("chat", "start")].tolist()[:2] == [10, "0.6"]  # tidied: no float noise
+    assert table[("chat", "start")].isna().tolist() == [False, False, True]  # a metric the entry lacks stays empty
+    assert list(metrics_table({"safety": {}}).index) == list(METRIC_LABELS.values())
+    with pytest.raises(ConfigError, match="accuracy_strict"):
+        metrics_table(metrics, ("n", "accuracy_strict"))
