@@ -153,14 +153,17 @@ def test_a_finished_notebook_leaves_no_process_behind(book, with_progress):
 
     nbs, runs, _ = book
     pids, at_exit = runs.parent / "pids.json", runs.parent / "at_exit.txt"
-    _notebook(nbs / "06_child.ipynb", [
-        "import atexit, json, os, pathlib, subprocess, sys\n"
+    _notebook(nbs / "06_exit.ipynb", [
+        f"import atexit, pathlib\natexit.register(pathlib.Path({str(at_exit)!r}).write_text, 'ran')"])
+    _notebook(nbs / "07_child.ipynb", [
+        "import json, os, subprocess, sys\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
-        f"json.dump([os.getpid(), child.pid], open({str(pids)!r}, 'w'))\n"
-        f"atexit.register(pathlib.Path({str(at_exit)!r}).write_text, 'ran')",
+        f"json.dump([os.getpid(), child.pid], open({str(pids)!r}, 'w'))",
     ])
-    progress = CellProgress("06_child", lambda line: None, first=60, every=60) if with_progress else None
-    execute_notebook(nbs / "06_child.ipynb", open_run("smoke", f"k{with_progress}", root=runs), {}, progress)
+    run = open_run("smoke", f"k{with_progress}", root=runs)
+    for name in ("06_exit", "07_child"):
+        progress = CellProgress(name, lambda line: None, first=60, every=60) if with_progress else None
+        execute_notebook(nbs / f"{name}.ipynb", run, {}, progress)
     kernel, child = json.loads(pids.read_text())
 
     def alive(pid):
