@@ -94,6 +94,11 @@ def _bad(where: str, key: str, message: str) -> RowError:
 
 def rmb_goal(category_path: str, set_name: Optional[str] = None) -> str:
     """The RMB goal ("helpfulness" or "harmlessness") named by a category path's first component."""
+    return _rmb_path(category_path, set_name)[0]
+
+
+def _rmb_path(category_path: str, set_name: Optional[str] = None) -> list[str]:
+    """A category path's components in lower case from the goal on (a leading pairwise_set/bon_set dropped)."""
     parts = [p.strip() for p in str(category_path).split("/") if p.strip()]
     if parts and parts[0].lower() in ("pairwise_set", "bon_set"):
         named_set = parts[0].lower()[: -len("_set")]
@@ -104,7 +109,7 @@ def rmb_goal(category_path: str, set_name: Optional[str] = None) -> str:
     if not parts or parts[0].lower() not in RMB_GOALS:
         raise DataError(f"category path {category_path!r} must start with Helpfulness/ or Harmlessness/ "
                         f"(case-insensitive)")
-    return parts[0].lower()
+    return [p.lower() for p in parts]
 
 
 def validate_result_row(row: Any, where: str = "row") -> None:
@@ -549,10 +554,9 @@ def task_kind(benchmark: str, subset: str) -> str:
             return "safety"
         raise DataError(f"rm-bench subset {subset!r} is not one of the domains {RMBENCH_DOMAINS}")
     if benchmark == "rmb":
-        if rmb_goal(subset) == "harmlessness":
+        goal, *category = _rmb_path(subset)
+        if goal == "harmlessness":
             return "safety"
-        parts = [p.strip().lower() for p in str(subset).split("/") if p.strip()]
-        category = parts[parts.index("helpfulness") + 1:]
         return "reasoning" if category and category[0] in _RMB_REASONING else "chat"
     raise DataError(f"unknown benchmark {benchmark!r}; expected one of {BENCHMARKS}")
 
