@@ -161,6 +161,12 @@ def _loss_history(log_history: Sequence[dict]) -> list[dict]:
     return [{k: h[k] for k in keep if k in h} for h in log_history if "loss" in h]
 
 
+# The logged token accuracy and entropy are made on every fifth training step (and on each step that is logged),
+# not on every step: they cost about a tenth of a tiny model's CPU step (a softmax over the vocabulary for every
+# labelled token). A logged value is then the mean over about ten steps of its window instead of all fifty.
+_METRICS_EVERY = 5
+
+
 def _logits_loss_trainer():
     """TRL's SFTTrainer with the loss computed from the model's own logits over the labelled span
     (`sft.loss_impl: logits`): the same token loss and reduction as TRL's fused LM head, and the same logged
@@ -187,7 +193,10 @@ def _logits_loss_trainer():
             loss = token_loss / torch.as_tensor(count).clamp(min=1)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
                 loss = loss * self.accelerator.num_processes
-            with torch.no_grad():  # the metrics TRL logs with its fused head
+            step = self.state.global_step  # steps finished before this one
+            if model.training and step % _METRICS_EVERY and (step + 1) % max(int(self.args.logging_steps), 1):
+                return (loss, outputs) if return_outputs else loss
+            with torch.no_grad():  # the metrics TRL logs with its fused head, averaged over the steps that made them
                 picked = logits[mask]
                 log_p = torch.log_softmax(picked, dim=-1)
                 valid = max(int(mask.sum()), 1)

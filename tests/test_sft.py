@@ -202,3 +202,24 @@ def test_logits_loss_matches_trls_fused_head(setup, tmp_path, mode, averaging):
     wa, wb = weights(out["fused"].model_dir), weights(out["logits"].model_dir)
     assert set(wa) == set(wb)
     assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-4
+
+
+def test_logged_token_metrics_come_from_every_fifth_step_and_the_logged_one(setup, tmp_path):
+    """The logits path makes the token accuracy and entropy on steps 1, 6, 11, ... and on each logged step only (a
+    softmax over the vocabulary per labelled token costs a tenth of a tiny CPU step); the loss still averages every
+    step. Checked against a run that logs every step: training is the same, so its per-step values are the truth."""
+    from rmr1lib.sft import _METRICS_EVERY, train_sft
+
+    model, records, _ = setup
+    assert _METRICS_EVERY == 5
+    every = train_sft(model, records, tmp_path / "every", profile("full", **{"sft.loss_impl": "logits",
+                      "sft.max_steps": 10, "sft.save_steps": 100}), log=lambda m: None).loss_history
+    window = train_sft(model, records, tmp_path / "window", profile("full", **{"sft.loss_impl": "logits",
+                       "sft.max_steps": 10, "sft.save_steps": 100, "sft.logging_steps": 10}),
+                       log=lambda m: None).loss_history
+    assert [h["step"] for h in every] == list(range(1, 11)) and [h["step"] for h in window] == [10]
+    by_step = {h["step"]: h for h in every}
+    assert window[0]["loss"] == pytest.approx(sum(h["loss"] for h in every) / 10, rel=1e-4)
+    for key in ("mean_token_accuracy", "entropy"):
+        sampled = [by_step[s][key] for s in (1, 6, 10)]
+        assert window[0][key] == pytest.approx(sum(sampled) / 3, rel=1e-5), key
