@@ -155,3 +155,23 @@ def test_judge_both_orders_judges_every_pair_both_ways_with_the_real_engine(tmp_
     assert all(r["correct"] == int(r["verdict"] == ("A" if r["order"] == "AB" else "B")) for r in out)
     with pytest.raises(RmR1Error, match="no raw pair"):
         judge_both_orders(ctx, base_model_path(ctx), [dict(rows[0], conversation_a=None)])
+
+
+def test_generate_texts_takes_the_profiles_engine_unless_told(runs_root):
+    from rmr1lib.generation import SamplingSettings, TransformersGenerator
+    from rmr1lib.prompts import build_messages
+    from rmr1lib.synthetic import make_pairs
+    from rmr1lib.workbook import generate_texts
+
+    ctx = start_notebook("00_x", "smoke", {"model.tiny.copy_pretrain_steps": 0, "torch_threads": 1}, run_name="g",
+                         seed=5)
+    assert ctx.profile.generation.backend == "vllm"
+    path = base_model_path(ctx)
+    row = make_pairs(1, seed=5)[0]
+    messages = build_messages("instruct_cor", row["conversation_a"], row["conversation_b"])
+    text = generate_texts(ctx, path, [messages], max_new_tokens=6, backend="transformers")[0]
+    direct = TransformersGenerator(path).generate([messages], SamplingSettings(max_new_tokens=6, temperature=0.0,
+                                                                               top_p=1.0, seed=5))[0]
+    assert text == direct and text
+    with pytest.raises(ConfigError, match="generation backend 'nonesuch' is not known"):
+        generate_texts(ctx, path, [messages], max_new_tokens=6, backend="nonesuch")
