@@ -59,9 +59,12 @@ def tidy_frame(frame, digits: int = 3):
 
 
 #: the reader's name of each judge metric (rmr1lib.judging.verdict_metrics, rmr1lib.scoring.pooled_judge_metrics),
-#: in the order metrics_table shows them by default
-METRIC_LABELS = {"n": "judgements", "accuracy_lenient": "accuracy", "accuracy_ci95_low": "95% low",
-                 "accuracy_ci95_high": "95% high", "accuracy_preferred_A": "accuracy, preferred shown as A",
+#: in the order metrics_table shows them by default. "95% low/high" count every judgement as independent; "by
+#: item" counts the judgements of one pair (both orders) or one source item together (judging.clustered_interval).
+METRIC_LABELS = {"n": "judgements", "items": "items judged", "accuracy_lenient": "accuracy",
+                 "accuracy_ci95_low": "95% low", "accuracy_ci95_high": "95% high",
+                 "accuracy_ci95_items_low": "95% low, by item", "accuracy_ci95_items_high": "95% high, by item",
+                 "accuracy_preferred_A": "accuracy, preferred shown as A",
                  "accuracy_preferred_B": "accuracy, preferred shown as B", "share_A": "share of A",
                  "position_consistency": "position consistency"}
 

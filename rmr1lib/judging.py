@@ -19,7 +19,7 @@ from math import comb
 from statistics import mean
 from typing import Optional, Sequence
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .parsing import parse_trace, parse_verdict
 from .prompts import build_messages
 from .rewards import winner_side
@@ -91,6 +91,27 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def clustered_interval(values: Sequence[float], clusters: Sequence, z: float = 1.96) -> tuple[float, float, int]:
+    """(low, high, number of clusters): the 95% interval of the mean of `values` when the values of one cluster are
+    not independent (the two orders of one pair, RM-Bench's nine style pairs of one item). Cluster-robust standard
+    error of a mean: sqrt(C / (C - 1) * sum over clusters of (cluster sum - mean * cluster size)^2) / N, with C
+    clusters and N values; with one value per cluster it is the usual binomial one. (0, 1) below two clusters."""
+    values, clusters = list(values), list(clusters)
+    if len(values) != len(clusters):
+        raise ConfigError(f"clustered_interval: {len(values)} values but {len(clusters)} cluster keys")
+    sums: dict = {}
+    for v, c in zip(values, clusters):
+        total, size = sums.get(c, (0.0, 0))
+        sums[c] = (total + float(v), size + 1)
+    n, k = len(values), len(sums)
+    if k < 2:
+        return (0.0, 1.0, k)
+    p = sum(values) / n
+    spread = sum((total - p * size) ** 2 for total, size in sums.values())
+    half = z * math.sqrt(k / (k - 1) * spread) / n
+    return (max(0.0, p - half), min(1.0, p + half), k)
+
+
 def position_consistency(results: Sequence[dict], rule: str = "lenient") -> Optional[float]:
     """Share of pairs judged in both orders whose two parsed verdicts name the same response (None if none)."""
     by_id: dict = {}
@@ -127,6 +148,11 @@ def verdict_metrics(results: Sequence[dict]) -> dict:
         mine = [r["correct_lenient"] for r in results if _order(r) == order]
         if mine:
             out[f"accuracy_preferred_{side}"] = mean(mine)
+    ids = [r.get("id") for r in results]
+    if None not in ids and len(set(ids)) < n:  # a pair judged in both orders: its two judgements count together
+        out["items"] = len(set(ids))
+        out["accuracy_ci95_items_low"], out["accuracy_ci95_items_high"], _ = clustered_interval(
+            [r["correct_lenient"] for r in results], ids)
     consistency = position_consistency(results)
     if consistency is not None:
         out["position_consistency"] = consistency
@@ -147,9 +173,16 @@ def describe_accuracy(metrics: dict, who: str = "The judge", chance: float = 0.5
     """A sentence, computed from `verdict_metrics`, placing the accuracy and its 95% interval against a coin flip."""
     if not metrics.get("n"):
         return f"{who} has judged nothing yet."
-    acc, low, high = metrics["accuracy_lenient"], metrics["accuracy_ci95_low"], metrics["accuracy_ci95_high"]
-    sentence = (f"{who} picked the labelled response in {acc:.0%} of {metrics['n']} judgements "
-                f"(95% interval {low:.2f}-{high:.2f}); ")
+    acc = metrics["accuracy_lenient"]
+    if "accuracy_ci95_items_low" in metrics:  # judgements of one pair or item are not independent
+        low, high = metrics["accuracy_ci95_items_low"], metrics["accuracy_ci95_items_high"]
+        sentence = (f"{who} picked the labelled response in {acc:.0%} of {metrics['n']} judgements of "
+                    f"{metrics['items']} items (95% interval {low:.2f}-{high:.2f}, counting each item's judgements "
+                    f"together); ")
+    else:
+        low, high = metrics["accuracy_ci95_low"], metrics["accuracy_ci95_high"]
+        sentence = (f"{who} picked the labelled response in {acc:.0%} of {metrics['n']} judgements "
+                    f"(95% interval {low:.2f}-{high:.2f}); ")
     if low > chance:
         sentence += f"the whole interval lies above {chance:.2f}, so this is more than coin flips."
     elif high < chance:
@@ -317,6 +350,6 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
 
 
 __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores",
-           "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval",
+           "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval", "clustered_interval",
            "position_consistency", "verdict_metrics", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

@@ -186,6 +186,15 @@ def _comparison_key(row: dict) -> tuple:
     return (row["benchmark"], str(row["id"]))
 
 
+def source_item(row: dict) -> tuple:
+    """The item a comparison was made from: RM-Bench's nine style pairs of one prompt and RMB's Best-of-N
+    comparisons of one group share it; elsewhere it is the comparison. Judgements of one item are not independent
+    (the judge tends to get all of them right or all wrong), which the accuracy's interval has to count."""
+    if row["benchmark"] == "rmb" and row.get("set") == "bon" and row.get("group_id") is not None:
+        return (row["benchmark"], "bon", str(row["group_id"]))
+    return (row["benchmark"], str(row["id"]))
+
+
 def _describe_key(key: tuple) -> str:
     text = f"benchmark '{key[0]}', id '{key[1]}'"
     if len(key) > 2:
@@ -503,7 +512,7 @@ def pooled_judge_metrics(rows: Iterable[Any]) -> dict:
 
 def _pooled(rows: list[dict]) -> dict:
     """`pooled_judge_metrics` of rows already validated."""
-    from .judging import wilson_interval
+    from .judging import clustered_interval, wilson_interval
 
     if not rows:
         return {"n": 0}
@@ -518,6 +527,8 @@ def _pooled(rows: list[dict]) -> dict:
            "accuracy_lenient": correct / len(rows), "accuracy_ci95_low": low, "accuracy_ci95_high": high,
            "share_A": sum(r["verdict"] == "A" for r in rows) / len(rows),
            "share_B": sum(r["verdict"] == "B" for r in rows) / len(rows)}
+    out["accuracy_ci95_items_low"], out["accuracy_ci95_items_high"], out["items"] = clustered_interval(
+        [r["correct"] for r in rows], [source_item(r) for r in rows])
     for order, side in zip(ORDERS, "AB"):
         mine = [r["correct"] for r in rows if r["order"] == order]
         if mine:

@@ -152,3 +152,41 @@ def test_shortcut_baselines_name_a_prompt_only_row():
     assert has_responses(rows[0]) and not has_responses(bad)
     with pytest.raises(DataError, match=repr(bad["id"]).replace("[", r"\[")):
         baseline_items_from_pairs([rows[0], bad, rows[2]])
+
+
+def test_clustered_interval_counts_an_items_judgements_together():
+    import math
+
+    from rmr1lib.errors import ConfigError
+    from rmr1lib.judging import clustered_interval
+
+    # one value per cluster: the binomial (Wald) interval, times sqrt(C / (C - 1))
+    values = [1] * 60 + [0] * 40
+    low, high, k = clustered_interval(values, range(100))
+    half = 1.96 * math.sqrt(0.6 * 0.4 / 100) * math.sqrt(100 / 99)
+    assert k == 100 and (low, high) == (pytest.approx(0.6 - half), pytest.approx(0.6 + half))
+    # the same 100 values as 10 items of 10 judgements each, all right or all wrong: far less information
+    lumped = clustered_interval(values, [i // 10 for i in range(100)])
+    assert lumped[2] == 10 and lumped[1] - lumped[0] > 2.5 * (high - low)
+    # items half right each (a judge that names one position for both orders): no spread between items
+    mixed = clustered_interval([i % 2 for i in range(100)], [i // 2 for i in range(100)])
+    assert mixed[:2] == (pytest.approx(0.5), pytest.approx(0.5))
+    assert clustered_interval([1, 0, 1], ["a", "a", "a"]) == (0.0, 1.0, 1)
+    with pytest.raises(ConfigError, match="3 values but 2 cluster keys"):
+        clustered_interval([1, 0, 1], ["a", "b"])
+
+
+def test_verdict_metrics_count_a_pairs_two_orders_as_one_item():
+    from rmr1lib.judging import describe_accuracy
+
+    def result(i, correct):
+        return {"verdict_strict": "A", "verdict_lenient": "A", "correct_strict": correct, "correct_lenient": correct,
+                "complete": 1, "chars": 10, "winner": "model_a", "id": i // 2, "order": "AB" if i % 2 else "BA"}
+
+    both = verdict_metrics([result(i, int(i < 80)) for i in range(128)])  # 64 pairs, 40 right in both orders
+    assert both["items"] == 64
+    assert both["accuracy_ci95_items_high"] - both["accuracy_ci95_items_low"] > (
+        both["accuracy_ci95_high"] - both["accuracy_ci95_low"])
+    assert "of 64 items (95% interval" in describe_accuracy(both)
+    single = verdict_metrics([dict(result(2 * i, 1), id=i) for i in range(10)])  # one judgement per pair
+    assert "items" not in single and "accuracy_ci95_items_low" not in single

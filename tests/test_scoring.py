@@ -435,3 +435,21 @@ def test_a_malformed_row_gets_the_row_hint(tmp_path, capsys):
 def test_cli_benchmark_absent_exits_2():
     done = run_cli("score", RB, "--benchmark", "rmb")
     assert done.returncode == 2 and "no rmb rows" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_benchmark_accuracy_interval_counts_each_source_item_together():
+    from rmr1lib.scoring import pooled_judge_metrics, source_item
+
+    # RM-Bench: the nine style pairs of a prompt are one item; RMB Best-of-N: one group; elsewhere the comparison
+    assert source_item(row("rm-bench", "chat", "p1", chosen_style=0, rejected_style=2)) == ("rm-bench", "p1")
+    assert source_item(row("rmb", "Pairwise_set/Helpfulness/Chat/x", "bon/g1/2", set="bon", group_id="g1")) == (
+        "rmb", "bon", "g1")
+    assert source_item(row(id=7)) == ("rewardbench", "7")
+    # four RM-Bench prompts, each judged right in all 18 judgements or wrong in all: 4 items, a wide interval
+    rows = []
+    for p, good in enumerate((1, 1, 1, 0)):
+        full = [[good] * 3 for _ in range(3)]
+        rows += rmbench_prompt(f"p{p}", "chat", full, "AB") + rmbench_prompt(f"p{p}", "chat", full, "BA")
+    m = pooled_judge_metrics(rows)
+    assert (m["n"], m["comparisons"], m["items"], m["accuracy_lenient"]) == (72, 36, 4, 0.75)
+    assert m["accuracy_ci95_items_low"] < 0.4 < 0.6 < m["accuracy_ci95_low"]
