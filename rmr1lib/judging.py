@@ -95,7 +95,8 @@ def clustered_interval(values: Sequence[float], clusters: Sequence, z: float = 1
     """(low, high, number of clusters): the 95% interval of the mean of `values` when the values of one cluster are
     not independent (the two orders of one pair, RM-Bench's nine style pairs of one item). Cluster-robust standard
     error of a mean: sqrt(C / (C - 1) * sum over clusters of (cluster sum - mean * cluster size)^2) / N, with C
-    clusters and N values; with one value per cluster it is the usual binomial one. (0, 1) below two clusters."""
+    clusters and N values; with one value per cluster it is the usual binomial one. (0, 1) below two clusters; at
+    a mean of 0 or 1 the Wilson interval of that many items."""
     values, clusters = list(values), list(clusters)
     if len(values) != len(clusters):
         raise ConfigError(f"clustered_interval: {len(values)} values but {len(clusters)} cluster keys")
@@ -107,6 +108,8 @@ def clustered_interval(values: Sequence[float], clusters: Sequence, z: float = 1
     if k < 2:
         return (0.0, 1.0, k)
     p = sum(values) / n
+    if p in (0.0, 1.0):  # nothing varies, so no spread to estimate: the Wilson interval of k items all wrong or right
+        return (*wilson_interval(p * k, k), k)
     spread = sum((total - p * size) ** 2 for total, size in sums.values())
     half = z * math.sqrt(k / (k - 1) * spread) / n
     return (max(0.0, p - half), min(1.0, p + half), k)

@@ -190,3 +190,11 @@ def test_verdict_metrics_count_a_pairs_two_orders_as_one_item():
     assert "of 64 items (95% interval" in describe_accuracy(both)
     single = verdict_metrics([dict(result(2 * i, 1), id=i) for i in range(10)])  # one judgement per pair
     assert "items" not in single and "accuracy_ci95_items_low" not in single
+
+
+def test_clustered_interval_at_all_wrong_or_all_right_is_not_a_point():
+    from rmr1lib.judging import clustered_interval, wilson_interval
+
+    assert clustered_interval([0] * 10, [i // 2 for i in range(10)]) == (*wilson_interval(0, 5), 5)
+    low, high, k = clustered_interval([1] * 10, [i // 2 for i in range(10)])
+    assert k == 5 and high == 1.0 and low == pytest.approx(wilson_interval(5, 5)[0]) and low < 0.7
