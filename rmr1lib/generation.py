@@ -191,9 +191,14 @@ def generator_options(profile: Profile) -> dict:
                 trust_remote_code=m.trust_remote_code)
 
 
-def generator_from_profile(profile: Profile, model_path: str, *, seed: Optional[int] = None):
-    """Start the profile's generation engine for a model folder or hub name (seed: the profile's by default)."""
-    return load_generator(model_path, seed=profile.seed if seed is None else seed, **generator_options(profile))
+def generator_from_profile(profile: Profile, model_path: str, *, seed: Optional[int] = None,
+                           backend: Optional[str] = None):
+    """Start the profile's generation engine (or `backend`) for a model folder or hub name (seed: the profile's by
+    default)."""
+    options = generator_options(profile)
+    if backend is not None:
+        options["backend"] = backend
+    return load_generator(model_path, seed=profile.seed if seed is None else seed, **options)
 
 
 def sampling_from_profile(profile: Profile, *, seed: Optional[int] = None,

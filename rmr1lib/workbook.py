@@ -278,12 +278,9 @@ def generate_texts(ctx: NotebookContext, model_path: str, conversations: Sequenc
                    max_new_tokens: Optional[int] = None, backend: Optional[str] = None) -> list[str]:
     """Completions of a model for chat conversations, with the profile's sampling settings and engine (or
     `backend`: 'transformers' answers a handful of prompts on a small model without starting a serving engine)."""
-    from .generation import generator_options, load_generator, sampling_from_profile
+    from .generation import generator_from_profile, sampling_from_profile
 
-    options = generator_options(ctx.profile)
-    if backend is not None:
-        options["backend"] = backend
-    generator = load_generator(model_path, seed=ctx.seed, **options)
+    generator = generator_from_profile(ctx.profile, model_path, seed=ctx.seed, backend=backend)
     try:
         return generator.generate(list(conversations),
                                   sampling_from_profile(ctx.profile, seed=ctx.seed, max_new_tokens=max_new_tokens))
