@@ -189,7 +189,7 @@ def _comparison_key(row: dict) -> tuple:
 def source_item(row: dict) -> tuple:
     """The item a comparison was made from: RM-Bench's nine style pairs of one prompt and RMB's Best-of-N
     comparisons of one group share it; elsewhere it is the comparison. Judgements of one item are not independent
-    (the judge tends to get all of them right or all wrong), which the accuracy's interval has to count."""
+    (a judge tends to answer them alike), which the accuracy's interval has to count."""
     if row["benchmark"] == "rmb" and row.get("set") == "bon" and row.get("group_id") is not None:
         return (row["benchmark"], "bon", str(row["group_id"]))
     return (row["benchmark"], str(row["id"]))
