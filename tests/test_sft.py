@@ -169,6 +169,14 @@ def test_bad_records_lengths_and_cpu_settings(setup, tmp_path):
     tok = AutoTokenizer.from_pretrained(model)
     kept, dropped = split_by_length(records, tok, 10**6)
     assert len(kept) == len(records) and dropped == []
+    # batched lengths are the per-record ones, in order, whatever the chunk; a cut between them splits the rows
+    from rmr1lib.sft import sequence_length, sequence_lengths
+    lengths = [sequence_length(tok, r) for r in records]
+    assert sequence_lengths(tok, records, chunk=3) == lengths == sequence_lengths(tok, records)
+    cut = sorted(lengths)[len(lengths) // 2]
+    kept, dropped = split_by_length(records, tok, cut)
+    assert kept == [r for r, n in zip(records, lengths) if n <= cut] and dropped
+    assert all(sequence_length(tok, r) > cut for r in dropped)
     with pytest.raises(DataError, match="longer than sft.max_length=16"):
         train_sft(model, records, tmp_path / "x", profile("full", **{"sft.max_length": 16}), log=lambda m: None)
     args = sft_training_args(profile("full"), tmp_path / "c")
