@@ -57,7 +57,8 @@ __all__ = [
     "MixReport", "Mix",
     "read_source_file", "hub_records", "shuffled_indices", "convert_record", "convert_records", "place_pair",
     "preference_to_row", "deduplicate", "filter_by_length", "split_rows", "validate_training_row", "load_released",
-    "released_set_for", "synthetic_records", "build_mix", "pair_summary", "source_table",
+    "released_set_for", "synthetic_records", "build_mix", "pair_summary", "heldout_coverage", "describe_heldout_coverage",
+    "source_table",
     "authors_source_for", "authors_template", "authors_template_from_hub", "exclude_distilled",
 ]
 
@@ -1011,6 +1012,48 @@ def pair_summary(rows: Iterable[dict], split: str = "") -> list[dict]:
             "chosen_tokens": tok[side], "rejected_tokens": tok["B" if side == "A" else "A"],
         })
     return out
+
+
+def _task(row: dict) -> str:
+    return str((row.get("meta") or {}).get("task") or "-")
+
+
+def heldout_coverage(train: Sequence[dict], heldout: Sequence[dict]) -> dict:
+    """Which categories and tasks the held-out split covers. `rows`: one record per (category, task) with its
+    train and held-out counts and, for a task with no held-out rows, `smallest_group`, the fewest rows a whole
+    linked group of it holds (split_rows moves whole groups, so a task whose every group is larger than a
+    category's share of the held-out rows cannot be held out). `missing`: those tasks. Rows without a task
+    (real sources) count as task "-"."""
+    groups = _linked_groups(list(train) + list(heldout))
+    smallest: dict[tuple, int] = {}
+    for members in groups.values():
+        for key in {(str(r.get("category")), _task(r)) for r in members}:
+            smallest[key] = min(smallest.get(key, len(members)), len(members))
+    counts: dict[tuple, dict] = {}
+    for split, rows in (("train", train), ("heldout", heldout)):
+        for r in rows:
+            entry = counts.setdefault((str(r.get("category")), _task(r)), {"train": 0, "heldout": 0})
+            entry[split] += 1
+    out = []
+    for (category, task), entry in sorted(counts.items()):
+        record = {"category": category, "task": task, **entry}
+        if not entry["heldout"]:
+            record["smallest_group"] = smallest.get((category, task))
+        out.append(record)
+    return {"rows": out, "missing": [r for r in out if not r["heldout"]]}
+
+
+def describe_heldout_coverage(coverage: dict, n_heldout: int) -> str:
+    """A sentence, computed from `heldout_coverage`, naming the tasks the held-out figures do not measure."""
+    missing = coverage["missing"]
+    tasks = len(coverage["rows"])
+    if not missing:
+        return f"Every one of the {tasks} category/task combinations has held-out pairs."
+    named = ", ".join(f"{r['category']}/{r['task']} ({r['train']} training pairs, whole groups of at least "
+                      f"{r['smallest_group']})" for r in missing)
+    return (f"{len(missing)} of {tasks} category/task combinations have no held-out pairs: {named}. Their pairs "
+            f"share a client question or a pair of replies with so many others that no whole group fits a "
+            f"category's share of the {n_heldout} held-out pairs, so the held-out figures say nothing about them.")
 
 
 def source_table() -> list[dict]:

@@ -164,6 +164,21 @@ def verdict_metrics(results: Sequence[dict]) -> dict:
     return out
 
 
+def verdict_metrics_by(results: Sequence[dict], *keys: str) -> dict:
+    """`verdict_metrics` of each group of results that share the values of `keys` (e.g. "category", or "category"
+    and "task"), in sorted order; a group is named by its value, or by the tuple of values for several keys."""
+    if not keys:
+        raise ConfigError("verdict_metrics_by: name at least one key to group by (e.g. 'category')")
+    groups: dict = {}
+    for i, r in enumerate(results):
+        missing = [k for k in keys if k not in r]
+        if missing:
+            raise DataError(f"verdict_metrics_by: result {i} (id {r.get('id')!r}) has no {missing}")
+        value = tuple(r[k] for k in keys)
+        groups.setdefault(value[0] if len(keys) == 1 else value, []).append(r)
+    return {name: verdict_metrics(groups[name]) for name in sorted(groups, key=str)}
+
+
 def _order(result: dict) -> Optional[str]:
     if "order" in result:
         return result["order"]
@@ -250,26 +265,38 @@ def baseline_items_from_pairs(rows: Sequence[dict], orders: str = "given") -> li
 
 
 def baseline_items_from_comparisons(comparisons: Sequence, orders: Sequence[str] = ORDERS) -> list[dict]:
-    """Shortcut-baseline items from benchmark comparisons (rmr1lib.benchmarks.Comparison), in each order."""
+    """Shortcut-baseline items from benchmark comparisons (rmr1lib.benchmarks.Comparison), in each order; each
+    carries the benchmark item it was made from (`rmr1lib.scoring.source_item`), for the interval by item."""
+    from .scoring import source_item
+
     items = []
     for c in comparisons:
         question = _last_user_turn(c.context)
+        source = source_item(c.row_fields())
         for order in orders:
             a, b = (c.chosen, c.rejected) if order == "AB" else (c.rejected, c.chosen)
-            items.append({"question": question, "response_a": a, "response_b": b, "truth": "A" if order == "AB" else "B"})
+            items.append({"question": question, "response_a": a, "response_b": b,
+                          "truth": "A" if order == "AB" else "B", "item": source})
     return items
 
 
 def baseline_scores(items: Sequence[dict]) -> dict[str, dict]:
     """Accuracy (with a 95% interval) of every shortcut baseline in rmr1lib.synthetic.BASELINES on `items`:
-    the floor a judge must clear before its accuracy says anything about judgement."""
+    the floor a judge must clear before its accuracy says anything about judgement. Items that all carry an
+    `item` key (benchmark comparisons) also get `items` and the interval by item (`clustered_interval`), the one
+    a judge's pooled accuracy quotes."""
     out = {}
     n = len(items)
+    by_item = n > 0 and all("item" in i for i in items)
     for name in BASELINES:
-        hits = sum(baseline_verdict(name, i["question"], i["response_a"], i["response_b"]) == i["truth"]
-                   for i in items)
+        right = [int(baseline_verdict(name, i["question"], i["response_a"], i["response_b"]) == i["truth"])
+                 for i in items]
+        hits = sum(right)
         low, high = wilson_interval(hits, n) if n else (float("nan"), float("nan"))
         out[name] = {"n": n, "accuracy": hits / n if n else float("nan"), "ci95_low": low, "ci95_high": high}
+        if by_item:  # items that carry their source item (benchmark comparisons): the interval by item as well
+            item_low, item_high, count = clustered_interval(right, [i["item"] for i in items])
+            out[name].update(items=count, ci95_items_low=item_low, ci95_items_high=item_high)
     return out
 
 
@@ -354,5 +381,5 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
 
 __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores",
            "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval", "clustered_interval",
-           "position_consistency", "verdict_metrics", "describe_accuracy", "describe_position_bias",
+           "position_consistency", "verdict_metrics", "verdict_metrics_by", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

@@ -624,3 +624,27 @@ def test_heldout_gives_each_category_about_an_equal_share():
     counts = Counter(r["category"] for r in heldout)
     assert len(heldout) == 60 and set(counts) == {"reasoning", "chat", "safety"}
     assert max(counts.values()) - min(counts.values()) <= 6, counts
+
+
+def test_heldout_coverage_names_a_task_whose_groups_are_too_big_to_hold_out():
+    from rmr1lib.data import describe_heldout_coverage, heldout_coverage, split_rows
+    from rmr1lib.synthetic import make_pairs
+
+    rows = json.loads(json.dumps(make_pairs(300, seed=6)))
+    parity = [r for r in rows if r["meta"]["task"] == "parity"]
+    for r in parity:  # every parity pair now has the same two replies: one linked group of them all
+        r["conversation_a"][-1]["content"], r["conversation_b"][-1]["content"] = "It is odd.", "It is even."
+    train, heldout, _ = split_rows(rows, 30, 0, seed=6)
+    coverage = heldout_coverage(train, heldout)
+    counts = {(r["category"], r["task"]): r for r in coverage["rows"]}
+    assert sum(r["train"] for r in coverage["rows"]) == len(train)
+    assert sum(r["heldout"] for r in coverage["rows"]) == len(heldout) == 30
+    assert counts[("reasoning", "parity")]["heldout"] == 0 and len(parity) > 10
+    assert counts[("reasoning", "parity")]["smallest_group"] == len(parity)
+    missing = [(r["category"], r["task"]) for r in coverage["missing"]]
+    assert ("reasoning", "parity") in missing and len(missing) < len(coverage["rows"]) // 2
+    sentence = describe_heldout_coverage(coverage, 30)
+    assert sentence.startswith(f"{len(missing)} of {len(coverage['rows'])} ")
+    assert f"reasoning/parity ({len(parity)} training pairs, whole groups of at least {len(parity)})" in sentence
+    whole = heldout_coverage(rows, [])  # nothing held out: every task is missing
+    assert len(whole["missing"]) == len(whole["rows"])

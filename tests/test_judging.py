@@ -61,6 +61,28 @@ def test_perfect_judge_is_consistent():
     assert m["accuracy_ci95_low"] > 0.9 and m["accuracy_ci95_high"] == pytest.approx(1.0)
 
 
+def test_metrics_by_category_expose_a_kind_the_judge_answers_by_position():
+    from rmr1lib.errors import DataError
+    from rmr1lib.judging import verdict_metrics_by
+
+    rows = make_pairs(60, seed=3)
+    shown = [x for r in rows for x in (r, swap_sides(r))]
+    right = judge_pairs(_Oracle(shown), rows, "instruct_cor", None, orders="both")
+    always_b = judge_pairs(_Always("B"), rows, "instruct_cor", None, orders="both")
+    mixed = [good if good["category"] == "reasoning" else b for good, b in zip(right, always_b)]
+    by = verdict_metrics_by(mixed, "category")
+    assert list(by) == sorted({r["category"] for r in mixed}) and sum(m["n"] for m in by.values()) == len(mixed)
+    assert by["reasoning"]["position_consistency"] == 1.0 and by["reasoning"]["accuracy_lenient"] == 1.0
+    for kind in set(by) - {"reasoning"}:  # pooled, these kinds' 0.5 looks like chance; split, they are collapsed
+        assert by[kind]["share_B"] == 1.0 and by[kind]["position_consistency"] == 0.0
+        assert by[kind]["accuracy_preferred_A"] == 0.0
+    by_task = verdict_metrics_by(mixed, "category", "task")
+    assert all(isinstance(k, tuple) and len(k) == 2 for k in by_task)
+    assert sum(m["n"] for m in by_task.values()) == len(mixed)
+    with pytest.raises(DataError, match="result 1 .*'task'"):
+        verdict_metrics_by([mixed[0], {k: v for k, v in mixed[1].items() if k != "task"}], "category", "task")
+
+
 def test_given_order_has_no_consistency_but_per_position_accuracy():
     results = [_result("p1", "model_a", "A"), _result("p2", "model_b", "A"), _result("p3", "model_b", "B")]
     m = verdict_metrics(results)
@@ -108,6 +130,16 @@ def test_baselines_on_pairs_and_comparisons_stay_near_chance_and_can_fail():
     leaky = [Comparison("x", "s", i, ctx, "Tea is a drink made from leaves, hot or cold.", "Tea.") for i in range(20)]
     scores = baseline_scores(baseline_items_from_comparisons(leaky))
     assert scores["longer"]["accuracy"] == 1.0 and scores["shorter"]["accuracy"] == 0.0
+    assert scores["longer"]["items"] == 20 and "items" not in given["longer"]  # pairs carry no source item
+    # RM-Bench-like: 9 comparisons per prompt from 4 prompts; a cue right on two prompts and wrong on the others is
+    # 0.5 either way, but by item its interval is that of 4 items, far wider than that of 72 judgements
+    styled = [Comparison("rm-bench", "chat", f"p{p}", ctx, *(("Tea is a drink made from leaves.", "Tea.") if p < 2
+                                                             else ("Tea.", "Tea is a drink made from leaves.")),
+                         fields={"chosen_style": i // 3, "rejected_style": i % 3}) for p in range(4) for i in range(9)]
+    longer = baseline_scores(baseline_items_from_comparisons(styled))["longer"]
+    assert longer["accuracy"] == 0.5 and longer["n"] == 72 and longer["items"] == 4
+    assert longer["ci95_items_low"] < 0.1 and longer["ci95_items_high"] > 0.9
+    assert 0.35 < longer["ci95_low"] and longer["ci95_high"] < 0.65
 
 
 def test_describe_accuracy_places_the_interval_against_chance():
