@@ -629,10 +629,30 @@ def _last_question_key(row: dict) -> Optional[str]:
     return content_hash(users[-1]) if users else None
 
 
+def _preferred_reply(row: dict) -> Optional[str]:
+    side = "conversation_a" if row.get("winner") == "model_a" else "conversation_b"
+    conv = row.get(side) or []
+    return conv[-1].get("content") if conv else None
+
+
+def _label_carrying_replies(rows: Sequence[dict]) -> set[str]:
+    """The reply pairs (`_reply_key`) whose preferred reply is the same in every row that has them. A pair whose
+    preferred reply changes from row to row ("True" against "False" under different programs) says nothing about
+    the label by itself, so rows that share only such a pair need not sit on the same side of the split."""
+    preferred: dict[str, set] = {}
+    for row in rows:
+        key = _reply_key(row)
+        if key is not None:
+            preferred.setdefault(key, set()).add(_preferred_reply(row))
+    return {key for key, replies in preferred.items() if len(replies) == 1}
+
+
 def _linked_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
-    """Rows grouped by three links: the same client conversation, the same last question (after any history), or
-    the same two replies (in any order)."""
+    """Rows grouped by links: the same client conversation, the same last question (after any history), the same
+    `meta.question_key` where a source gives one (the synthetic generator: the question without its greeting), or
+    the same two replies (in any order) when that pair always has the same preferred reply."""
     parent: dict[str, str] = {}
+    carrying = _label_carrying_replies(rows)
 
     def find(key: str) -> str:
         while parent.setdefault(key, key) != key:
@@ -642,8 +662,11 @@ def _linked_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
 
     for row in rows:
         question, replies, last = "q" + _group_key(row), _reply_key(row), _last_question_key(row)
+        replies = replies if replies in carrying else None
+        named = (row.get("meta") or {}).get("question_key")
         find(question)
-        for other in (("r" + replies) if replies else None, ("u" + last) if last else None):
+        for other in (("r" + replies) if replies else None, ("u" + last) if last else None,
+                      ("k" + content_hash(named)) if named else None):
             if other is not None:
                 parent[find(other)] = find(question)
     groups: dict[str, list[dict]] = {}

@@ -577,6 +577,7 @@ def _make_row(index: int, seed: int, kind: str, multi_turn_fraction: float, prom
         meta.update(safety_case=task)
         if "placeholder_id" in spec:
             meta.update(placeholder_id=spec["placeholder_id"], harm=spec["harm"])
+    meta["question_key"] = spec["question"]  # without the lead-in: rows that share it ask the same question
     if split == "train":
         spec["question"] = _row_rng(seed, index, "lead-in", split).choice(_LEAD_INS) + spec["question"]
     meta["question"] = spec["question"]

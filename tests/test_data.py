@@ -632,8 +632,10 @@ def test_heldout_coverage_names_a_task_whose_groups_are_too_big_to_hold_out():
 
     rows = json.loads(json.dumps(make_pairs(300, seed=6)))
     parity = [r for r in rows if r["meta"]["task"] == "parity"]
-    for r in parity:  # every parity pair now has the same two replies: one linked group of them all
-        r["conversation_a"][-1]["content"], r["conversation_b"][-1]["content"] = "It is odd.", "It is even."
+    for r in parity:  # every parity pair now has the same two replies, "odd" preferred: one linked group of them all
+        good, bad = ("conversation_a", "conversation_b") if r["winner"] == "model_a" else ("conversation_b",
+                                                                                           "conversation_a")
+        r[good][-1]["content"], r[bad][-1]["content"] = "It is odd.", "It is even."
     train, heldout, _ = split_rows(rows, 30, 0, seed=6)
     coverage = heldout_coverage(train, heldout)
     counts = {(r["category"], r["task"]): r for r in coverage["rows"]}
@@ -648,3 +650,31 @@ def test_heldout_coverage_names_a_task_whose_groups_are_too_big_to_hold_out():
     assert f"reasoning/parity ({len(parity)} training pairs, whole groups of at least {len(parity)})" in sentence
     whole = heldout_coverage(rows, [])  # nothing held out: every task is missing
     assert len(whole["missing"]) == len(whole["rows"])
+
+
+def test_split_links_a_question_under_another_greeting_but_not_a_pair_that_carries_no_label():
+    from rmr1lib.data import split_rows
+    from rmr1lib.synthetic import make_pairs
+
+    rows = make_pairs(40, seed=9)
+    greeted = json.loads(json.dumps(rows[1]))  # the same question under another greeting, other replies
+    greeted["id"] = "greeted"
+    for conv in ("conversation_a", "conversation_b"):
+        greeted[conv][-2]["content"] = "Good morning. " + greeted["meta"]["question_key"]
+        greeted[conv][-1]["content"] += " Anything else?"
+    # two rows with the same two replies and opposite labels under different questions: the pair decides nothing
+    flip_a, flip_b = json.loads(json.dumps(rows[2])), json.loads(json.dumps(rows[2]))
+    for row, name, question in ((flip_a, "flip_a", "Is it True?"), (flip_b, "flip_b", "Is it False?")):
+        row["id"], row["meta"]["question_key"] = name, question
+        for conv in ("conversation_a", "conversation_b"):
+            row[conv][-2]["content"] = question
+    flip_a["conversation_a"][-1]["content"], flip_a["conversation_b"][-1]["content"] = "True", "False"
+    flip_b["conversation_a"][-1]["content"], flip_b["conversation_b"][-1]["content"] = "False", "True"
+    flip_a["winner"] = flip_b["winner"] = "model_a"
+    apart = 0
+    for n_heldout in range(1, 16):
+        train, heldout, _ = split_rows(rows + [greeted, flip_a, flip_b], n_heldout, 0, seed=n_heldout)
+        sides = {r["id"]: side for side, part in (("train", train), ("heldout", heldout)) for r in part}
+        assert sides["greeted"] == sides[rows[1]["id"]]
+        apart += sides["flip_a"] != sides["flip_b"]
+    assert apart > 0  # linked, they would always share a side
