@@ -678,7 +678,8 @@ def _linked_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
 def split_rows(rows: Sequence[dict], n_heldout: int, n_train: int, seed: int) -> tuple[list, list, list[Drop]]:
     """(train, heldout, drops): whole groups go to held-out until it has n_heldout rows; train is shuffled and
     capped at n_train (0 = no cap). A group holds the rows linked by a shared client question or a shared pair of
-    replies, so neither a question nor a reply pair is on both sides."""
+    replies that always has the same preferred reply (`_linked_groups`), so neither a question nor a reply pair
+    that gives its label away is on both sides."""
     groups = _linked_groups(rows)
     order = list(groups)
     random.Random(f"rmr1-split|{seed}").shuffle(order)
