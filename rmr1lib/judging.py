@@ -15,6 +15,7 @@ the position consistency: the share of pairs whose two verdicts name the same re
 from __future__ import annotations
 
 import math
+import re
 from math import comb
 from statistics import mean
 from typing import Optional, Sequence
@@ -177,6 +178,53 @@ def verdict_metrics_by(results: Sequence[dict], *keys: str) -> dict:
         value = tuple(r[k] for k in keys)
         groups.setdefault(value[0] if len(keys) == 1 else value, []).append(r)
     return {name: verdict_metrics(groups[name]) for name in sorted(groups, key=str)}
+
+
+_FINAL_ANSWER = re.compile(r"^\s*Final answer:\s*(\S+?)[.!]?\s*$", re.MULTILINE)
+
+
+def final_answers_by(results: Sequence[dict], key: str = "task") -> dict:
+    """For the results whose trace states a final answer in its solution (a line "Final answer: WORD" inside
+    <solution>, as the smoke teacher writes them): how often each answer word was given, per value of `key`."""
+    counts: dict = {}
+    for r in results:
+        solution = parse_trace(r.get("text", "")).solution
+        found = _FINAL_ANSWER.findall(solution or "")
+        if found:
+            group = counts.setdefault(r.get(key), {})
+            group[found[-1]] = group.get(found[-1], 0) + 1
+    return {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))}
+
+
+def describe_final_answers(results: Sequence[dict], who: str = "The judge", key: str = "task",
+                           references: Optional[dict] = None, share: float = 0.9, at_least: int = 8) -> list[str]:
+    """Sentences, computed from the traces, about the judge's own final answers (`final_answers_by`), one per task
+    (or other `key`) with at least `at_least` of them. Where one word is at least `share` of them the judge does not
+    solve the problem, and its accuracy there only reflects how often that word is right. With `references` (result
+    id -> the right answer), each sentence also says how many final answers were right. Empty when no trace states
+    a final answer."""
+    right: dict = {}
+    if references:
+        for r in results:
+            found = _FINAL_ANSWER.findall(parse_trace(r.get("text", "")).solution or "")
+            if found and r.get("id") in references:
+                hit = found[-1].lower() == str(references[r["id"]]).lower()
+                right[r.get(key)] = right.get(r.get(key), 0) + hit
+    lines = []
+    for group, words in final_answers_by(results, key).items():
+        n = sum(words.values())
+        if n < at_least:
+            continue
+        word, top = next(iter(words.items()))
+        scored = f" ({right[group]} of them right)" if group in right else ""
+        if top / n >= share:
+            lines.append(f"{who}'s own final answer on {group} pairs was \"{word}\" in {top} of {n} judgements"
+                         f"{scored}: it does not solve these problems, and its accuracy on them only reflects how "
+                         f"often \"{word}\" is the right answer.")
+        else:
+            mix = ", ".join(f"\"{w}\" {c}" for w, c in words.items())
+            lines.append(f"{who}'s own final answers on {group} pairs: {mix} of {n} judgements{scored}.")
+    return lines
 
 
 def _order(result: dict) -> Optional[str]:
@@ -381,5 +429,6 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
 
 __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores",
            "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval", "clustered_interval",
-           "position_consistency", "verdict_metrics", "verdict_metrics_by", "describe_accuracy", "describe_position_bias",
+           "position_consistency", "verdict_metrics", "verdict_metrics_by", "final_answers_by", "describe_final_answers",
+           "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

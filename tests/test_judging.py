@@ -83,6 +83,26 @@ def test_metrics_by_category_expose_a_kind_the_judge_answers_by_position():
         verdict_metrics_by([mixed[0], {k: v for k, v in mixed[1].items() if k != "task"}], "category", "task")
 
 
+def test_final_answers_expose_a_judge_that_answers_one_word_whatever_the_problem():
+    from rmr1lib.judging import describe_final_answers, final_answers_by
+
+    def trace(word):
+        return (f"<type>Reasoning</type>\n<solution>\nAsked: is 4 smaller than 3?\nFinal answer: {word}\n</solution>\n"
+                f"<eval>\nSo only Chatbot A is correct.\n</eval>\n<answer>[[A]]</answer>")
+
+    stuck = [{"id": i, "task": "smaller", "text": trace("No")} for i in range(10)]
+    mixed = [{"id": 100 + i, "task": "larger", "text": trace("Yes" if i % 2 else "No")} for i in range(10)]
+    chat = [{"id": 200 + i, "task": "bullets", "text": "<type>Chat</type>\n<answer>[[B]]</answer>"} for i in range(10)]
+    assert final_answers_by(stuck + mixed + chat) == {"larger": {"No": 5, "Yes": 5}, "smaller": {"No": 10}}
+    truth = {i: ("No" if i < 3 else "Yes") for i in range(10)} | {100 + i: "Yes" for i in range(10)}
+    lines = describe_final_answers(stuck + mixed + chat, references=truth)
+    assert len(lines) == 2
+    assert '"No" 5, "Yes" 5 of 10 judgements (5 of them right)' in lines[0] and "larger" in lines[0]
+    assert 'on smaller pairs was "No" in 10 of 10 judgements (3 of them right): it does not solve' in lines[1]
+    assert describe_final_answers(stuck[:5]) == []  # too few to say anything
+    assert describe_final_answers(chat) == []  # no trace states a final answer
+
+
 def test_given_order_has_no_consistency_but_per_position_accuracy():
     results = [_result("p1", "model_a", "A"), _result("p2", "model_b", "A"), _result("p3", "model_b", "B")]
     m = verdict_metrics(results)
