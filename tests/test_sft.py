@@ -43,11 +43,16 @@ def weights(folder):
 
 
 @pytest.mark.parametrize("mode", ["full", "lora", "qlora"])
-def test_each_mode_trains_saves_and_merges(setup, tmp_path, mode):
+def test_each_mode_trains_saves_and_merges(setup, tmp_path, mode, monkeypatch):
     import torch
     from transformers import AutoModelForCausalLM
 
+    from rmr1lib.progress import PROGRESS_ENV
     from rmr1lib.sft import train_sft
+
+    # progress as log lines, as under the runner: once another test has imported ipykernel (tests of the notebooks
+    # do), the default would be a live bar, which writes nothing to `log`
+    monkeypatch.setenv(PROGRESS_ENV, "lines")
 
     model, records, _ = setup
     lines = []
