@@ -57,8 +57,8 @@ __all__ = [
     "MixReport", "Mix",
     "read_source_file", "hub_records", "shuffled_indices", "convert_record", "convert_records", "place_pair",
     "preference_to_row", "deduplicate", "filter_by_length", "split_rows", "validate_training_row", "load_released",
-    "released_set_for", "synthetic_records", "build_mix", "pair_summary", "heldout_coverage", "describe_heldout_coverage",
-    "source_table",
+    "released_set_for", "synthetic_records", "build_mix", "pair_summary", "heldout_coverage",
+    "describe_heldout_coverage", "source_table",
     "authors_source_for", "authors_template", "authors_template_from_hub", "exclude_distilled",
 ]
 
@@ -1068,16 +1068,24 @@ def heldout_coverage(train: Sequence[dict], heldout: Sequence[dict]) -> dict:
 
 
 def describe_heldout_coverage(coverage: dict, n_heldout: int) -> str:
-    """A sentence, computed from `heldout_coverage`, naming the tasks the held-out figures do not measure."""
+    """A sentence, computed from `heldout_coverage`, naming the tasks the held-out figures do not measure and why:
+    every group of the task is larger than a category's share of the held-out rows, or the draw left it out."""
     missing = coverage["missing"]
     tasks = len(coverage["rows"])
     if not missing:
         return f"Every one of the {tasks} category/task combinations has held-out pairs."
-    named = ", ".join(f"{r['category']}/{r['task']} ({r['train']} training pairs, whole groups of at least "
-                      f"{r['smallest_group']})" for r in missing)
-    return (f"{len(missing)} of {tasks} category/task combinations have no held-out pairs: {named}. Their pairs "
-            f"share a client question or a pair of replies with so many others that no whole group fits a "
-            f"category's share of the {n_heldout} held-out pairs, so the held-out figures say nothing about them.")
+    categories = len({r["category"] for r in coverage["rows"]})
+    share = -(-n_heldout // max(categories, 1))  # split_rows' quota per category
+    named = []
+    for r in missing:
+        why = (f"whole groups of at least {r['smallest_group']}, more than a category's share of {share}"
+               if (r["smallest_group"] or 0) > share else
+               f"a group of {r['smallest_group']} would fit: the draw left it out")
+        named.append(f"{r['category']}/{r['task']} ({r['train']} training pairs; {why})")
+    return (f"{len(missing)} of {tasks} category/task combinations have no held-out pairs: {'; '.join(named)}. "
+            f"The split moves whole groups of pairs that share a client question or a pair of replies that gives the "
+            f"label away, so "
+            f"the held-out figures say nothing about these tasks.")
 
 
 def source_table() -> list[dict]:

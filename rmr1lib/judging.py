@@ -183,17 +183,23 @@ def verdict_metrics_by(results: Sequence[dict], *keys: str) -> dict:
 _FINAL_ANSWER = re.compile(r"^\s*Final answer:\s*(\S+?)[.!]?\s*$", re.MULTILINE)
 
 
+def _final_answer(result: dict) -> Optional[str]:
+    """The word on the last "Final answer:" line of the trace's <solution>, or None."""
+    found = _FINAL_ANSWER.findall(parse_trace(result.get("text", "")).solution or "")
+    return found[-1] if found else None
+
+
 def final_answers_by(results: Sequence[dict], key: str = "task") -> dict:
     """For the results whose trace states a final answer in its solution (a line "Final answer: WORD" inside
     <solution>, as the smoke teacher writes them): how often each answer word was given, per value of `key`."""
     counts: dict = {}
     for r in results:
-        solution = parse_trace(r.get("text", "")).solution
-        found = _FINAL_ANSWER.findall(solution or "")
-        if found:
+        word = _final_answer(r)
+        if word is not None:
             group = counts.setdefault(r.get(key), {})
-            group[found[-1]] = group.get(found[-1], 0) + 1
-    return {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))}
+            group[word] = group.get(word, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: str(kv[0]))
+    return {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in ordered}
 
 
 def describe_final_answers(results: Sequence[dict], who: str = "The judge", key: str = "task",
@@ -204,12 +210,10 @@ def describe_final_answers(results: Sequence[dict], who: str = "The judge", key:
     id -> the right answer), each sentence also says how many final answers were right. Empty when no trace states
     a final answer."""
     right: dict = {}
-    if references:
-        for r in results:
-            found = _FINAL_ANSWER.findall(parse_trace(r.get("text", "")).solution or "")
-            if found and r.get("id") in references:
-                hit = found[-1].lower() == str(references[r["id"]]).lower()
-                right[r.get(key)] = right.get(r.get(key), 0) + hit
+    for r in results if references else ():
+        word = _final_answer(r)
+        if word is not None and r.get("id") in references:
+            right[r.get(key)] = right.get(r.get(key), 0) + (word.lower() == str(references[r["id"]]).lower())
     lines = []
     for group, words in final_answers_by(results, key).items():
         n = sum(words.values())
@@ -429,6 +433,6 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
 
 __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores",
            "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval", "clustered_interval",
-           "position_consistency", "verdict_metrics", "verdict_metrics_by", "final_answers_by", "describe_final_answers",
-           "describe_accuracy", "describe_position_bias",
+           "position_consistency", "verdict_metrics", "verdict_metrics_by", "final_answers_by",
+           "describe_final_answers", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

@@ -313,6 +313,6 @@ def _train(model_path: str, kept: list[dict], too_long: list[dict], out: Path, p
 
 
 __all__ = [
-    "SFTResult", "sequence_length", "sequence_lengths", "split_by_length", "sft_dataset", "sft_training_args", "sft_job_key",
-    "make_sft_trainer", "read_sft_result", "train_sft",
+    "SFTResult", "sequence_length", "sequence_lengths", "split_by_length", "sft_dataset", "sft_training_args",
+    "sft_job_key", "make_sft_trainer", "read_sft_result", "train_sft",
 ]

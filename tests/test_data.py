@@ -647,7 +647,10 @@ def test_heldout_coverage_names_a_task_whose_groups_are_too_big_to_hold_out():
     assert ("reasoning", "parity") in missing and len(missing) < len(coverage["rows"]) // 2
     sentence = describe_heldout_coverage(coverage, 30)
     assert sentence.startswith(f"{len(missing)} of {len(coverage['rows'])} ")
-    assert f"reasoning/parity ({len(parity)} training pairs, whole groups of at least {len(parity)})" in sentence
+    assert (f"reasoning/parity ({len(parity)} training pairs; whole groups of at least {len(parity)}, more than a "
+            f"category's share of 10)") in sentence
+    for task in set(missing) - {("reasoning", "parity")}:  # small groups that the draw happened to leave out
+        assert f"{task[0]}/{task[1]} (" in sentence and "the draw left it out" in sentence
     whole = heldout_coverage(rows, [])  # nothing held out: every task is missing
     assert len(whole["missing"]) == len(whole["rows"])
 
