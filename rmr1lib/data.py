@@ -1084,8 +1084,7 @@ def describe_heldout_coverage(coverage: dict, n_heldout: int) -> str:
         named.append(f"{r['category']}/{r['task']} ({r['train']} training pairs; {why})")
     return (f"{len(missing)} of {tasks} category/task combinations have no held-out pairs: {'; '.join(named)}. "
             f"The split moves whole groups of pairs that share a client question or a pair of replies that gives the "
-            f"label away, so "
-            f"the held-out figures say nothing about these tasks.")
+            f"label away, so the held-out figures say nothing about these tasks.")
 
 
 def source_table() -> list[dict]:
