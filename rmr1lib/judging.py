@@ -189,17 +189,25 @@ def _final_answer(result: dict) -> Optional[str]:
     return found[-1] if found else None
 
 
+def _answer_counts(answers: Sequence[tuple]) -> dict:
+    counts: dict = {}
+    for group, word, _ in answers:
+        counts.setdefault(group, {})
+        counts[group][word] = counts[group].get(word, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: str(kv[0]))
+    return {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in ordered}
+
+
+def _stated_answers(results: Sequence[dict], key: str) -> list[tuple]:
+    """(group, final answer word, result) for every result whose trace states a final answer."""
+    answers = [(r.get(key), _final_answer(r), r) for r in results]
+    return [a for a in answers if a[1] is not None]
+
+
 def final_answers_by(results: Sequence[dict], key: str = "task") -> dict:
     """For the results whose trace states a final answer in its solution (a line "Final answer: WORD" inside
     <solution>, as the smoke teacher writes them): how often each answer word was given, per value of `key`."""
-    counts: dict = {}
-    for r in results:
-        word = _final_answer(r)
-        if word is not None:
-            group = counts.setdefault(r.get(key), {})
-            group[word] = group.get(word, 0) + 1
-    ordered = sorted(counts.items(), key=lambda kv: str(kv[0]))
-    return {k: dict(sorted(v.items(), key=lambda kv: -kv[1])) for k, v in ordered}
+    return _answer_counts(_stated_answers(results, key))
 
 
 def describe_final_answers(results: Sequence[dict], who: str = "The judge", key: str = "task",
@@ -209,13 +217,13 @@ def describe_final_answers(results: Sequence[dict], who: str = "The judge", key:
     solve the problem, and its accuracy there only reflects how often that word is right. With `references` (result
     id -> the right answer), each sentence also says how many final answers were right. Empty when no trace states
     a final answer."""
+    answers = _stated_answers(results, key)
     right: dict = {}
-    for r in results if references else ():
-        word = _final_answer(r)
-        if word is not None and r.get("id") in references:
-            right[r.get(key)] = right.get(r.get(key), 0) + (word.lower() == str(references[r["id"]]).lower())
+    for group, word, r in answers:
+        if references and r.get("id") in references:
+            right[group] = right.get(group, 0) + (word.lower() == str(references[r["id"]]).lower())
     lines = []
-    for group, words in final_answers_by(results, key).items():
+    for group, words in _answer_counts(answers).items():
         n = sum(words.values())
         if n < at_least:
             continue
