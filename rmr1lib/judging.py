@@ -214,7 +214,7 @@ def describe_final_answers(results: Sequence[dict], who: str = "The judge", key:
                            references: Optional[dict] = None, share: float = 0.9, at_least: int = 8) -> list[str]:
     """Sentences, computed from the traces, about the judge's own final answers (`final_answers_by`), one per task
     (or other `key`) with at least `at_least` of them. Where one word is at least `share` of them the judge does not
-    solve the problem, and its accuracy there only reflects how often that word is right. With `references` (result
+    solve the problem, whatever its accuracy there. With `references` (result
     id -> the right answer), each sentence also says how many final answers were right. Empty when no trace states
     a final answer."""
     answers = _stated_answers(results, key)
@@ -231,8 +231,8 @@ def describe_final_answers(results: Sequence[dict], who: str = "The judge", key:
         scored = f" ({right[group]} of them right)" if group in right else ""
         if top / n >= share:
             lines.append(f"{who}'s own final answer on {group} pairs was \"{word}\" in {top} of {n} judgements"
-                         f"{scored}: it does not solve these problems, and its accuracy on them only reflects how "
-                         f"often \"{word}\" is the right answer.")
+                         f"{scored}: it does not solve these problems, whatever its accuracy on them (a fixed "
+                         f"answer is right exactly as often as \"{word}\" happens to be).")
         else:
             mix = ", ".join(f"\"{w}\" {c}" for w, c in words.items())
             lines.append(f"{who}'s own final answers on {group} pairs: {mix} of {n} judgements{scored}.")
