@@ -635,13 +635,13 @@ def _preferred_reply(row: dict) -> Optional[str]:
     return conv[-1].get("content") if conv else None
 
 
-def _label_carrying_replies(rows: Sequence[dict]) -> set[str]:
-    """The reply pairs (`_reply_key`) whose preferred reply is the same in every row that has them. A pair whose
-    preferred reply changes from row to row ("True" against "False" under different programs) says nothing about
-    the label by itself, so rows that share only such a pair need not sit on the same side of the split."""
+def _label_carrying_replies(rows: Sequence[dict], keys: Sequence[Optional[str]]) -> set[str]:
+    """The reply pairs (`keys`, each row's `_reply_key`) whose preferred reply is the same in every row that has
+    them. A pair whose preferred reply changes from row to row ("True" against "False" under different programs)
+    says nothing about the label by itself, so rows that share only such a pair need not sit on the same side of
+    the split."""
     preferred: dict[str, set] = {}
-    for row in rows:
-        key = _reply_key(row)
+    for row, key in zip(rows, keys):
         if key is not None:
             preferred.setdefault(key, set()).add(_preferred_reply(row))
     return {key for key, replies in preferred.items() if len(replies) == 1}
@@ -652,7 +652,9 @@ def _linked_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
     `meta.question_key` where a source gives one (the synthetic generator: the question without its greeting), or
     the same two replies (in any order) when that pair always has the same preferred reply."""
     parent: dict[str, str] = {}
-    carrying = _label_carrying_replies(rows)
+    questions = ["q" + _group_key(row) for row in rows]
+    reply_keys = [_reply_key(row) for row in rows]
+    carrying = _label_carrying_replies(rows, reply_keys)
 
     def find(key: str) -> str:
         while parent.setdefault(key, key) != key:
@@ -660,8 +662,8 @@ def _linked_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
             key = parent[key]
         return key
 
-    for row in rows:
-        question, replies, last = "q" + _group_key(row), _reply_key(row), _last_question_key(row)
+    for row, question, replies in zip(rows, questions, reply_keys):
+        last = _last_question_key(row)
         replies = replies if replies in carrying else None
         named = (row.get("meta") or {}).get("question_key")
         find(question)
@@ -670,8 +672,8 @@ def _linked_groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
             if other is not None:
                 parent[find(other)] = find(question)
     groups: dict[str, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(find("q" + _group_key(row)), []).append(row)
+    for row, question in zip(rows, questions):
+        groups.setdefault(find(question), []).append(row)
     return groups
 
 
