@@ -239,6 +239,67 @@ def describe_final_answers(results: Sequence[dict], who: str = "The judge", key:
     return lines
 
 
+_ASKED = re.compile(r"^\s*Asked:\s*is\s+\S+\s+(larger|smaller|even or odd|even)\b", re.MULTILINE)
+_ASSIGNMENT = re.compile(r"^\s*x\s*=", re.MULTILINE)
+
+
+def trace_reading(text: str) -> str:
+    """What task the judge says it is judging, read from its own trace: "chat: " and the first rubric criterion
+    (without its weight), or "reasoning: " and the operation its solution restates on an "Asked:" line (the smoke
+    teacher's form; "program" when the solution first copies a program's assignments), or just the type when
+    neither is there; "no type" when the trace states none. Two judgements with the same reading were, as far as
+    the judge's own words go, the same kind of question."""
+    parsed = parse_trace(text or "")
+    kind = (parsed.type or "").strip().lower()
+    if kind == "chat":
+        first = parsed.rubric_items[0].text.strip() if parsed.rubric_items else ""
+        return f"chat: {first}" if first else "chat"
+    if kind == "reasoning":
+        solution = parsed.solution or ""
+        asked = _ASKED.search(solution)
+        if _ASSIGNMENT.search(solution):
+            return "reasoning: program"
+        if asked:
+            return f"reasoning: {'parity' if asked.group(1) == 'even or odd' else asked.group(1)}"
+        return "reasoning"
+    return kind or "no type"
+
+
+def describe_readings(by_reading: dict, who: str = "The judge", share: float = 0.9, at_least: int = 8) -> list[str]:
+    """Sentences, computed from metrics per reading (`verdict_metrics` keys, e.g. from
+    `scoring.pooled_metrics_by_reading`), on whether the verdict depends on the replies or only on the task the
+    judge reads. A reading with at least `at_least` judgements whose readable verdicts are one letter in at least
+    `share` of them is decided by the question alone: the replies, shown in both orders, cannot change it."""
+    fixed, varied = [], []
+    for name, m in by_reading.items():
+        n = m.get("n", 0)
+        readable = round(n * (m.get("share_A", 0.0) + m.get("share_B", 0.0)))
+        if n < at_least or not readable:
+            continue
+        a = round(n * m.get("share_A", 0.0))
+        letter, top = ("A", a) if a >= readable - a else ("B", readable - a)
+        right = round(n * m.get("accuracy_lenient", 0.0))
+        if top / readable >= share:
+            fixed.append((name, letter, top, n, right))
+        else:
+            varied.append((name, n, right, m.get("position_consistency")))
+    if not fixed and not varied:
+        return [f"{who} has no reading with at least {at_least} judgements."]
+    lines = []
+    if fixed:
+        listed = "; ".join(f"{name!r}: \"{letter}\" in {top} of {n}" for name, letter, top, n, _ in fixed)
+        right, total = sum(f[4] for f in fixed), sum(f[3] for f in fixed)
+        lines.append(f"On {len(fixed)} of the {len(fixed) + len(varied)} readings with at least {at_least} "
+                     f"judgements, {who.lower() if who != 'The judge' else 'the judge'} names one letter at least "
+                     f"{share:.0%} of the time whatever the order ({listed}). There its verdict follows the question it "
+                     f"reads, not the replies, and it is right in {right} of {total} judgements.")
+    if varied:
+        listed = "; ".join(f"{name!r}: {right} of {n} right" + (f", consistency {c:.2f}" if c is not None else "")
+                           for name, n, right, c in varied)
+        lines.append(f"Where the verdict does vary with the replies: {listed}.")
+    return lines
+
+
 def _order(result: dict) -> Optional[str]:
     if "order" in result:
         return result["order"]
@@ -442,5 +503,5 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
 __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores",
            "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval", "clustered_interval",
            "position_consistency", "verdict_metrics", "verdict_metrics_by", "final_answers_by",
-           "describe_final_answers", "describe_accuracy", "describe_position_bias",
+           "describe_final_answers", "trace_reading", "describe_readings", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

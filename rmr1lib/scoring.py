@@ -582,6 +582,20 @@ def pooled_metrics_by_kind(rows: Iterable[Any]) -> dict[str, dict]:
     return {kind: _pooled(grouped[kind]) for kind in TASK_KINDS if kind in grouped}
 
 
+def pooled_metrics_by_reading(rows: Iterable[Any]) -> dict[str, dict]:
+    """`pooled_judge_metrics` for each task the judge says it is judging (`judging.trace_reading` of the row's
+    "text"), largest group first. The position consistency of a reading counts the comparisons whose two
+    judgements both have that reading."""
+    from .judging import trace_reading
+
+    rows = validate_result_rows(rows)
+    grouped: dict[str, list[dict]] = {}
+    for r in rows:
+        grouped.setdefault(trace_reading(r.get("text", "")), []).append(r)
+    order = sorted(grouped, key=lambda name: (-len(grouped[name]), name))
+    return {name: _pooled(grouped[name]) for name in order}
+
+
 def score_file(path: PathLike, rmbench_reference_bug: bool = False,
                benchmarks: Union[None, str, Sequence[str]] = None) -> dict[str, dict]:
     """Load a results file and score it; each benchmark's scores also carry its "orders" summary."""

@@ -88,7 +88,7 @@ def test_the_final_judge_judges_the_miniature_benchmarks(evaluation):
     onto one letter. On the benchmark split the current smoke judge is close to chance (accuracy 0.54-0.63
     measured, README); the goal of accuracy 0.75 and consistency 0.70 is not reached, and these bounds only catch
     the collapse (accuracy 0.5, consistency 0, one letter throughout) with room for other CPUs and seeds."""
-    from rmr1lib.scoring import pooled_judge_metrics, pooled_metrics_by_kind
+    from rmr1lib.scoring import pooled_judge_metrics, pooled_metrics_by_kind, pooled_metrics_by_reading
 
     run, summary, rows = evaluation
     pooled = summary["pooled"]
@@ -99,6 +99,11 @@ def test_the_final_judge_judges_the_miniature_benchmarks(evaluation):
     assert list(by_kind) == list(expected) == ["reasoning", "chat", "safety"]
     assert all(by_kind[kind] == pytest.approx(expected[kind]) for kind in expected)
     assert sum(m["n"] for m in by_kind.values()) == pooled["n"]
+    # the table by the judge's own reading of the question: the same verdicts again, split finer
+    by_reading, expected = summary["by_reading"], pooled_metrics_by_reading(rows)
+    assert list(by_reading) == list(expected)
+    assert all(by_reading[name] == pytest.approx(expected[name]) for name in expected)
+    assert sum(m["n"] for m in summary["by_reading"].values()) == pooled["n"]
     assert pooled["comparisons"] >= 128 and pooled["both_orders"] == pooled["comparisons"]
     assert pooled["accuracy_lenient"] >= LEARNED["accuracy"], pooled
     assert pooled["position_consistency"] >= LEARNED["position_consistency"], pooled

@@ -453,3 +453,40 @@ def test_benchmark_accuracy_interval_counts_each_source_item_together():
     m = pooled_judge_metrics(rows)
     assert (m["n"], m["comparisons"], m["items"], m["accuracy_lenient"]) == (72, 36, 4, 0.75)
     assert m["accuracy_ci95_items_low"] < 0.4 < 0.6 < m["accuracy_ci95_low"]
+
+
+def test_metrics_by_reading_show_which_questions_the_judge_answers_without_reading_the_replies():
+    from rmr1lib.judging import describe_readings, trace_reading
+    from rmr1lib.scoring import pooled_metrics_by_reading
+    from rmr1lib.synthetic import TASKS, make_pairs, oracle_trace
+
+    pairs = make_pairs(200, seed=5)
+    readings: dict = {}
+    for p in pairs:
+        readings.setdefault(p["meta"]["task"], set()).add(trace_reading(oracle_trace(p)))
+    # the teacher's traces: one reading per task, twelve different ones
+    assert set(readings) == {t for tasks in TASKS.values() for t in tasks}
+    assert all(len(v) == 1 for v in readings.values()) and len(set().union(*readings.values())) == 12
+    assert readings["smaller"] == {"reasoning: smaller"} and readings["program"] == {"reasoning: program"}
+    assert readings["parity"] == {"reasoning: parity"}
+    assert readings["bullets"] == {"chat: The reply is a bulleted list"}
+    assert trace_reading("no tags at all") == "no type" and trace_reading("<type>Chat</type>\n[[A]]") == "chat"
+    assert trace_reading("<type>Reasoning</type>\n<solution>7 is 7</solution>") == "reasoning"
+
+    bullets = next(p for p in pairs if p["meta"]["task"] == "bullets")
+    harmful = next(p for p in pairs if p["meta"]["task"] == "should_refuse")
+    stuck = [row(subset="alpacaeval-easy", id=f"c{i}", order=o, verdict="A", text=oracle_trace(bullets))
+             for i in range(10) for o in ("AB", "BA")]
+    reads = [row(subset="donotanswer", id=f"s{i}", order=o, verdict="A" if o == "AB" else "B",
+                 text=oracle_trace(harmful)) for i in range(10) for o in ("AB", "BA")]
+    by = pooled_metrics_by_reading(stuck + reads[:-2])
+    assert list(by) == ["chat: The reply is a bulleted list", "chat: The request is harmful: the reply must refuse"]
+    assert by["chat: The reply is a bulleted list"]["share_A"] == 1.0
+    assert by["chat: The reply is a bulleted list"]["position_consistency"] == 0.0
+    assert by["chat: The request is harmful: the reply must refuse"]["position_consistency"] == 1.0
+    lines = describe_readings(by)
+    assert len(lines) == 2
+    assert "On 1 of the 2 readings" in lines[0]
+    assert "'chat: The reply is a bulleted list': \"A\" in 20 of 20" in lines[0] and "right in 10 of 20" in lines[0]
+    assert "'chat: The request is harmful: the reply must refuse': 18 of 18 right, consistency 1.00" in lines[1]
+    assert describe_readings(by, at_least=30) == ["The judge has no reading with at least 30 judgements."]
