@@ -239,6 +239,59 @@ def describe_final_answers(results: Sequence[dict], who: str = "The judge", key:
     return lines
 
 
+def solution_steps_by(results: Sequence[dict], rows: Sequence[dict], key: str = "task") -> dict:
+    """For reasoning judgements of synthetic pairs (`rows` carry the teacher's solution in meta["solution"]): per
+    value of `key`, how many traces have a readable "Asked:" line, and in how many of those the judge restated the
+    problem as the teacher did, found what its own restatement gives, and gave the final answer its own two lines
+    give (`synthetic.solution_steps`)."""
+    from .synthetic import solution_steps
+
+    asked_by_id = {}
+    for row in rows:
+        teacher = (row.get("meta") or {}).get("solution")
+        if teacher:
+            asked_by_id[row.get("id")] = next((ln.strip() for ln in teacher.splitlines() if ln.startswith("Asked:")),
+                                              None)
+    out: dict = {}
+    for r in results:
+        if r.get("id") not in asked_by_id:
+            continue
+        group = out.setdefault(r.get(key), {"judgements": 0, "readable": 0, "asked_right": 0, "found_follows": 0,
+                                            "final_follows": 0})
+        group["judgements"] += 1
+        steps = solution_steps(parse_trace(r.get("text", "")).solution or "")
+        if steps is None:
+            continue
+        group["readable"] += 1
+        group["asked_right"] += steps["asked"] == asked_by_id[r["id"]]
+        group["found_follows"] += steps["found_follows"]
+        group["final_follows"] += steps["final_follows"]
+    return dict(sorted(out.items(), key=lambda kv: str(kv[0])))
+
+
+def describe_solution_steps(steps_by: dict, who: str = "The judge") -> list[str]:
+    """One sentence per group of `solution_steps_by`: where in its own solution the judge goes wrong (the step
+    with the fewest successes; of steps that tie, the earliest)."""
+    lines = []
+    for group, c in steps_by.items():
+        if not c["judgements"]:
+            continue
+        if not c["readable"]:
+            lines.append(f"{who} wrote no readable \"Asked:\" line in any of its {c['judgements']} {group} "
+                         "judgements.")
+            continue
+        n = c["readable"]
+        rates = {"restated": c["asked_right"] / n, "found": c["found_follows"] / n, "final": c["final_follows"] / n}
+        weakest = min(rates, key=rates.get)
+        step = {"restated": "restating the question", "found": "the step that solves its own restatement",
+                "final": "turning its own two lines into the final answer"}[weakest]
+        lines.append(f"{who}, on {group} pairs ({n} of {c['judgements']} judgements with a readable solution): "
+                     f"restated the question as asked in {c['asked_right']}, solved its own restatement in "
+                     f"{c['found_follows']}, and gave the final answer its own two lines give in {c['final_follows']}. "
+                     f"The weakest step is {step}.")
+    return lines
+
+
 _ASKED = re.compile(r"^\s*Asked:\s*is\s+\S+\s+(larger|smaller|even or odd|even)\b", re.MULTILINE)
 _ASSIGNMENT = re.compile(r"^\s*x\s*=", re.MULTILINE)
 
@@ -503,5 +556,5 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
 __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores",
            "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval", "clustered_interval",
            "position_consistency", "verdict_metrics", "verdict_metrics_by", "final_answers_by",
-           "describe_final_answers", "trace_reading", "describe_readings", "describe_accuracy", "describe_position_bias",
+           "describe_final_answers", "trace_reading", "describe_readings", "solution_steps_by", "describe_solution_steps", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

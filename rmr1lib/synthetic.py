@@ -46,6 +46,7 @@ __all__ = [
     "CONSTRAINT_TYPES",
     "make_pairs",
     "oracle_trace",
+    "solution_steps",
     "check_constraint",
     "describe_constraint",
     "corpus_for_tokenizer",
@@ -836,6 +837,44 @@ def oracle_trace(row: dict, prompt_kind: str = "instruct_cor", mistaken: bool = 
     if prompt_kind == "reasoning_model":
         return _think(a)
     return _cor(a, with_type=prompt_kind != "rubrics_only")
+
+
+_ASKED_LINE = re.compile(r"^Asked: is (\d+) (?:(larger|smaller) than (\d+)|(even or odd)|(even))\?$")
+_FOUND_LINE = re.compile(r"^Found: (\d+) is (larger|smaller|even|odd)(?: than (\d+))?\.$")
+
+
+def solution_steps(solution: str) -> Optional[dict]:
+    """A judge's own reasoning solution (the text inside <solution>) read step by step, in the smoke teacher's form:
+    its "Asked:" line (the problem as the judge restated it), whether its "Found:" line is what that restated
+    problem gives, and whether its "Final answer:" follows from its own Asked and Found lines. Each step is judged
+    against the judge's previous step, not against the pair, so a wrong restatement does not hide a right
+    comparison. None when the solution has no readable Asked line.
+
+    Returns {"asked", "found_follows", "final_follows"}: the Asked line as written, and two booleans (False when
+    the line is missing or unreadable)."""
+    lines = [line.strip() for line in str(solution or "").strip().splitlines()]
+    asked = next((line for line in lines if line.startswith("Asked:")), None)
+    m = _ASKED_LINE.match(asked) if asked else None
+    if not m:
+        return None
+    a, relation, b, either, even = m.groups()
+    op = relation or ("parity" if either else "even")
+    program = any(re.match(r"^[xy] = \d+$", line) for line in lines)
+    found = next((line for line in lines if line.startswith("Found:")), "")
+    final = next((line[len("Final answer:"):].strip().rstrip(".!") for line in lines
+                  if line.startswith("Final answer:")), None)
+    expected_found = _solve(op, int(a), int(b or 0))[1].splitlines()[1]
+    f = _FOUND_LINE.match(found)
+    follows = None
+    if f:  # the answer the judge's own two lines give
+        word = f.group(2)
+        if op == "parity":
+            follows = word
+        else:
+            holds = word == ("even" if op == "even" else op)
+            follows = str(holds) if program else ("Yes" if holds else "No")
+    return {"asked": asked, "found_follows": found == expected_found,
+            "final_follows": follows is not None and final == follows}
 
 
 # --------------------------------------------------------------------------------------------------------------

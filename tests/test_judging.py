@@ -250,3 +250,41 @@ def test_clustered_interval_at_all_wrong_or_all_right_is_not_a_point():
     assert clustered_interval([0] * 10, [i // 2 for i in range(10)]) == (*wilson_interval(0, 5), 5)
     low, high, k = clustered_interval([1] * 10, [i // 2 for i in range(10)])
     assert k == 5 and high == 1.0 and low == pytest.approx(wilson_interval(5, 5)[0]) and low < 0.7
+
+
+def test_solution_steps_find_the_step_where_a_judge_goes_wrong():
+    from rmr1lib.judging import describe_solution_steps, solution_steps_by
+    from rmr1lib.synthetic import oracle_trace, solution_steps
+
+    rows = [r for r in make_pairs(300, seed=4) if r["category"] == "reasoning"]
+    teacher = [{"id": r["id"], "task": r["meta"]["task"], "text": oracle_trace(r)} for r in rows]
+    by = solution_steps_by(teacher, rows)
+    assert set(by) == {"larger", "smaller", "parity", "program"}
+    for c in by.values():  # the teacher: every step right
+        assert c["judgements"] == c["readable"] == c["asked_right"] == c["found_follows"] == c["final_follows"] > 0
+
+    # a right comparison of the wrong numbers, then a final answer that ignores both lines
+    assert solution_steps("Asked: is 4 smaller than 4?\nFound: 4 is larger than 4.\nFinal answer: No") == \
+        {"asked": "Asked: is 4 smaller than 4?", "found_follows": False, "final_follows": True}
+    assert solution_steps("Asked: is 2 smaller than 7?\nFound: 2 is smaller than 7.\nFinal answer: No")["final_follows"] \
+        is False
+    assert solution_steps("x = 3\ny = 1\nAsked: is 3 larger than 1?\nFound: 3 is larger than 1.\nFinal answer: True") \
+        == {"asked": "Asked: is 3 larger than 1?", "found_follows": True, "final_follows": True}
+    assert solution_steps("Asked: is 5 even or odd?\nFound: 5 is odd.\nFinal answer: even")["final_follows"] is False
+    assert solution_steps("Found: 5 is odd.") is None and solution_steps("") is None
+
+    smaller = [r for r in rows if r["meta"]["task"] == "smaller"]
+    # restated and solved as the teacher did, then the wrong final answer every time
+    stuck = [{"id": r["id"], "task": "smaller",
+              "text": f"<type>Reasoning</type>\n<solution>\n{r['meta']['solution']}\n"
+                      f"Final answer: {r['meta']['wrong_answer']}\n</solution>\n<answer>[[A]]</answer>"}
+             for r in smaller]
+    c = solution_steps_by(stuck, rows)["smaller"]
+    assert c["readable"] == c["asked_right"] == c["found_follows"] == len(smaller) and c["final_follows"] == 0
+    lines = describe_solution_steps({"smaller": c}, who="After SFT the judge")
+    assert len(lines) == 1 and f"restated the question as asked in {len(smaller)}" in lines[0]
+    assert "gave the final answer its own two lines give in 0" in lines[0]
+    assert "The weakest step is turning its own two lines into the final answer." in lines[0]
+    blank = solution_steps_by([{"id": smaller[0]["id"], "task": "smaller", "text": "<answer>[[B]]</answer>"}], rows)
+    assert describe_solution_steps(blank) == ['The judge wrote no readable "Asked:" line in any of its 1 smaller '
+                                              'judgements.']
