@@ -688,8 +688,13 @@ def _chat_evidence(constraint: dict, text: str) -> tuple[str, str]:
     present = _has_feature(feature, text)
     if feature == "number" and present:
         quote = _first_number(text)
-    elif feature in ("question", "exclaim", "number"):
+    elif feature in ("question", "exclaim"):
+        quote = text.rstrip()[-1]
+    elif feature == "number":
         quote = _closing_word(text)
+    elif feature == "bullets":
+        first = text.lstrip()
+        quote = "-" if _BULLET_LINE.match(first.split("\n")[0]) else first.split(" ")[0].rstrip(".,!?;:")
     else:
         quote = _opening_words(text)
     return quote, _SHOWS[feature][0 if present else 1]
@@ -717,19 +722,24 @@ def _analysis(row: dict) -> dict:
                 same = value == ref
                 out["quote"][side] = value
                 out["ok"][side] = same
-                out["summary"][side] = f"Chatbot {side} says {value}; I found {ref}: " + ("right." if same else "wrong.")
+                out["summary"][side] = f"Chatbot {side} says {value}."
             out["reason"] = f"only Chatbot {win} is correct"
+            out["answers"] = dict(out["quote"])
             out["criteria"] = ["The answer is correct", "The answer is clear"]
             out["justify"] = "One right answer: correctness counts most."
         elif kind == "chat":
             constraint = meta["constraints"][0]
             rule = _short_rule(constraint)
+            feature, wanted = _RULE_FEATURE[constraint["type"]]
+            has = {}
             for side in "AB":
                 quote, shows = _chat_evidence(constraint, text[side])
                 kept = check_constraint(constraint, text[side])
                 out["quote"][side] = quote
                 out["ok"][side] = kept
-                out["summary"][side] = f"Chatbot {side} {shows}: " + ("kept." if kept else "broken.")
+                out["summary"][side] = f"Chatbot {side} {shows}."
+                has[side] = "yes" if _has_feature(feature, text[side]) else "no"
+            out["lookup"] = (_LOOKUP_HEAD[feature], has, "yes" if wanted else "no")
             out["reason"] = f"only Chatbot {win} keeps the rule"
             out["criteria"] = [f"The reply {rule}", "The advice is useful"]
             out["justify"] = "The client's explicit rule comes first."
@@ -757,10 +767,20 @@ def _tag(side: str) -> str:
     return f"<answer>[[{side}]]</answer>"
 
 
+_LOOKUP_HEAD = {"question": "Asks a question", "bullets": "Bulleted", "number": "Has a number",
+                "lowercase": "All lowercase", "exclaim": "Has an exclamation mark"}
+
+
 def _eval_block(a: dict) -> str:
+    lookup = ""
+    if "answers" in a:  # each reply's answer followed by its letter, then mine followed by the letter that gave it
+        lookup = f"Answers: {a['answers']['A']} A, {a['answers']['B']} B.\nMine: {a['reference']} {a['win']}.\n"
+    if "lookup" in a:  # each side's yes/no followed by its letter, then the wanted one followed by the letter that has it
+        head, has, wanted = a["lookup"]
+        lookup = f"{head}: {has['A']} A, {has['B']} B.\nWanted: {wanted} {a['win']}.\n"
     return (f"<eval>\n<quote_A>{a['quote']['A']}</quote_A>\n<summary_A>{a['summary']['A']}</summary_A>\n"
             f"<quote_B>{a['quote']['B']}</quote_B>\n<summary_B>{a['summary']['B']}</summary_B>\n"
-            f"So {a['reason']}.\n</eval>")
+            f"{lookup}So {a['reason']}.\n</eval>")
 
 
 def _rubric(a: dict) -> str:
@@ -810,11 +830,13 @@ def _mistaken(a: dict, row: dict) -> dict:
     if a["kind"] == "reasoning":
         wrong = row["meta"]["wrong_answer"]
         out["reference"] = wrong
-        out["summary"] = {s: t.replace(f"I found {a['reference']}:", f"I found {wrong}:")
-                          for s, t in out["summary"].items()}
+        out["summary"] = dict(a["summary"])
         out["reason"] = f"only Chatbot {out['win']} is correct"
     else:
         out["reason"] = a["reason"].replace(f"Chatbot {a['win']}", f"Chatbot {out['win']}")
+        if "lookup" in a:
+            head, has, wanted = a["lookup"]
+            out["lookup"] = (head, has, "no" if wanted == "yes" else "yes")
     return out
 
 
