@@ -556,5 +556,6 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
 __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores",
            "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval", "clustered_interval",
            "position_consistency", "verdict_metrics", "verdict_metrics_by", "final_answers_by",
-           "describe_final_answers", "trace_reading", "describe_readings", "solution_steps_by", "describe_solution_steps", "describe_accuracy", "describe_position_bias",
+           "describe_final_answers", "trace_reading", "describe_readings", "solution_steps_by",
+           "describe_solution_steps", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

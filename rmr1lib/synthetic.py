@@ -682,8 +682,9 @@ _SHOWS = {"question": ("asks a question", "asks no question"), "lowercase": ("is
 
 
 def _chat_evidence(constraint: dict, text: str) -> tuple[str, str]:
-    """(short verbatim quote, what it shows) of one reply for one rule: the number it gives, its closing word for
-    the rules about how a reply ends, else its opening words."""
+    """(short verbatim quote, what it shows) of one reply for one rule, one token where the rule allows: the number
+    it gives (else its closing word), its final mark for the rules about how a reply ends, its bullet marker (else
+    its first word) for the bullet rules, else its opening words."""
     feature, _ = _RULE_FEATURE[constraint["type"]]
     present = _has_feature(feature, text)
     if feature == "number" and present:
@@ -773,9 +774,11 @@ _LOOKUP_HEAD = {"question": "Asks a question", "bullets": "Bulleted", "number": 
 
 def _eval_block(a: dict) -> str:
     lookup = ""
-    if "answers" in a:  # each reply's answer followed by its letter, then mine followed by the letter that gave it
+    # the decision as a look-up: each reply's answer (reasoning) or whether it has the rule's feature (chat),
+    # followed by its letter; then the judge's own answer, or the wanted yes/no, followed by the letter that has it
+    if "answers" in a:
         lookup = f"Answers: {a['answers']['A']} A, {a['answers']['B']} B.\nMine: {a['reference']} {a['win']}.\n"
-    if "lookup" in a:  # each side's yes/no followed by its letter, then the wanted one followed by the letter that has it
+    elif "lookup" in a:
         head, has, wanted = a["lookup"]
         lookup = f"{head}: {has['A']} A, {has['B']} B.\nWanted: {wanted} {a['win']}.\n"
     return (f"<eval>\n<quote_A>{a['quote']['A']}</quote_A>\n<summary_A>{a['summary']['A']}</summary_A>\n"

@@ -266,8 +266,8 @@ def test_solution_steps_find_the_step_where_a_judge_goes_wrong():
     # a right comparison of the wrong numbers, then a final answer that ignores both lines
     assert solution_steps("Asked: is 4 smaller than 4?\nFound: 4 is larger than 4.\nFinal answer: No") == \
         {"asked": "Asked: is 4 smaller than 4?", "found_follows": False, "final_follows": True}
-    assert solution_steps("Asked: is 2 smaller than 7?\nFound: 2 is smaller than 7.\nFinal answer: No")["final_follows"] \
-        is False
+    stuck_on_no = solution_steps("Asked: is 2 smaller than 7?\nFound: 2 is smaller than 7.\nFinal answer: No")
+    assert stuck_on_no["found_follows"] is True and stuck_on_no["final_follows"] is False
     assert solution_steps("x = 3\ny = 1\nAsked: is 3 larger than 1?\nFound: 3 is larger than 1.\nFinal answer: True") \
         == {"asked": "Asked: is 3 larger than 1?", "found_follows": True, "final_follows": True}
     assert solution_steps("Asked: is 5 even or odd?\nFound: 5 is odd.\nFinal answer: even")["final_follows"] is False
