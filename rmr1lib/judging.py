@@ -248,10 +248,9 @@ def solution_steps_by(results: Sequence[dict], rows: Sequence[dict], key: str = 
 
     asked_by_id = {}
     for row in rows:
-        teacher = (row.get("meta") or {}).get("solution")
+        teacher = solution_steps((row.get("meta") or {}).get("solution") or "")
         if teacher:
-            asked_by_id[row.get("id")] = next((ln.strip() for ln in teacher.splitlines() if ln.startswith("Asked:")),
-                                              None)
+            asked_by_id[row.get("id")] = teacher["asked"]
     out: dict = {}
     for r in results:
         if r.get("id") not in asked_by_id:

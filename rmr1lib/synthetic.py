@@ -725,7 +725,6 @@ def _analysis(row: dict) -> dict:
                 out["ok"][side] = same
                 out["summary"][side] = f"Chatbot {side} says {value}."
             out["reason"] = f"only Chatbot {win} is correct"
-            out["answers"] = dict(out["quote"])
             out["criteria"] = ["The answer is correct", "The answer is clear"]
             out["justify"] = "One right answer: correctness counts most."
         elif kind == "chat":
@@ -776,8 +775,8 @@ def _eval_block(a: dict) -> str:
     lookup = ""
     # the decision as a look-up: each reply's answer (reasoning) or whether it has the rule's feature (chat),
     # followed by its letter; then the judge's own answer, or the wanted yes/no, followed by the letter that has it
-    if "answers" in a:
-        lookup = f"Answers: {a['answers']['A']} A, {a['answers']['B']} B.\nMine: {a['reference']} {a['win']}.\n"
+    if a["kind"] == "reasoning":
+        lookup = f"Answers: {a['quote']['A']} A, {a['quote']['B']} B.\nMine: {a['reference']} {a['win']}.\n"
     elif "lookup" in a:
         head, has, wanted = a["lookup"]
         lookup = f"{head}: {has['A']} A, {has['B']} B.\nWanted: {wanted} {a['win']}.\n"
