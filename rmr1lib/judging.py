@@ -291,6 +291,82 @@ def describe_solution_steps(steps_by: dict, who: str = "The judge") -> list[str]
     return lines
 
 
+def chat_cases_from_rows(results: Sequence[dict], rows: Sequence[dict]) -> list[tuple]:
+    """(result, question, response A, response B) for each judgement of a preference row (`judge_pairs` results,
+    matched to `rows` by id), with the replies in the order the judge saw them (`order`)."""
+    by_id = {r.get("id"): r for r in rows if has_responses(r)}
+    cases = []
+    for res in results:
+        row = by_id.get(res.get("id"))
+        if row is None or res.get("order") not in ("AB", "BA"):
+            continue
+        shown = row if (winner_side(row["winner"]) == "A") == (res["order"] == "AB") else swap_sides(row)
+        cases.append((res, _last_user_turn(shown["conversation_a"]), shown["conversation_a"][-1].get("content", ""),
+                      shown["conversation_b"][-1].get("content", "")))
+    return cases
+
+
+def chat_cases_from_comparisons(results: Sequence[dict], comparisons: Sequence) -> list[tuple]:
+    """(result, question, response A, response B) for each benchmark result row whose comparison is in
+    `comparisons` (rmr1lib.benchmarks.Comparison), with the replies in the order the judge saw them."""
+    from .scoring import _comparison_key
+
+    by_key = {c.key(): c for c in comparisons}
+    cases = []
+    for res in results:
+        c = by_key.get(_comparison_key(res))
+        if c is None or res.get("order") not in ("AB", "BA"):
+            continue
+        a, b = c.conversations(res["order"])
+        cases.append((res, _last_user_turn(c.context), a[-1]["content"], b[-1]["content"]))
+    return cases
+
+
+def chat_steps_by(cases: Sequence[tuple]) -> dict:
+    """For the judgements of chat pairs whose client states one of the synthetic rules (`cases` from
+    `chat_cases_from_rows` or `chat_cases_from_comparisons`; the others are left out): per rule, how many
+    judgements name that rule in their first rubric criterion, read both replies right for the rule they name, and
+    give the verdict their own look-up gives (`synthetic.chat_steps`), and how many are right."""
+    from .synthetic import chat_steps, rule_in_question
+
+    out: dict = {}
+    for res, question, response_a, response_b in cases:
+        rule = rule_in_question(question)
+        if rule is None:
+            continue
+        group = out.setdefault(rule, {"judgements": 0, "rule_read": 0, "replies_read": 0, "decision_follows": 0,
+                                      "right": 0})
+        steps = chat_steps(res.get("text", ""), rule, response_a, response_b)
+        group["judgements"] += 1
+        for name in ("rule_read", "replies_read", "decision_follows"):
+            group[name] += steps[name]
+        group["right"] += bool(res.get("correct_lenient", res.get("correct")))
+    return dict(sorted(out.items()))
+
+
+def describe_chat_steps(steps_by: dict, who: str = "The judge") -> list[str]:
+    """A sentence about `chat_steps_by` for all rules together, naming the weakest step when one fails (the step
+    with the fewest successes; of steps that tie, the earliest) and the rules where it fails most. Empty when there
+    are no chat judgements with a stated rule."""
+    keys = ("judgements", "rule_read", "replies_read", "decision_follows", "right")
+    c = {k: sum(g[k] for g in steps_by.values()) for k in keys}
+    if not c["judgements"]:
+        return []
+    names = {"rule_read": "reading the client's rule", "replies_read": "reading the replies",
+             "decision_follows": "turning its own look-up into the verdict"}
+    line = (f"{who}, on {c['judgements']} judgements of chat pairs with a stated rule ({c['right']} right): named the "
+            f"client's rule in {c['rule_read']}, read both replies right for the rule it named in "
+            f"{c['replies_read']}, and gave the verdict its own look-up gives in {c['decision_follows']}.")
+    weakest = min(names, key=lambda k: c[k])
+    if c[weakest] < c["judgements"]:
+        worst = sorted(((g[weakest] / g["judgements"], rule) for rule, g in steps_by.items() if g["judgements"]
+                        and g[weakest] < g["judgements"]))[:2]
+        where = " and ".join(f"'{rule}' ({steps_by[rule][weakest]} of {steps_by[rule]['judgements']})"
+                             for _, rule in worst)
+        line += f" The weakest step is {names[weakest]}, weakest of all on {where}."
+    return [line]
+
+
 _ASKED = re.compile(r"^\s*Asked:\s*is\s+\S+\s+(larger|smaller|even or odd|even)\b", re.MULTILINE)
 _ASSIGNMENT = re.compile(r"^\s*x\s*=", re.MULTILINE)
 
@@ -556,5 +632,6 @@ __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_ite
            "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval", "clustered_interval",
            "position_consistency", "verdict_metrics", "verdict_metrics_by", "final_answers_by",
            "describe_final_answers", "trace_reading", "describe_readings", "solution_steps_by",
+           "chat_cases_from_rows", "chat_cases_from_comparisons", "chat_steps_by", "describe_chat_steps",
            "describe_solution_steps", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

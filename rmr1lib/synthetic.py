@@ -47,6 +47,8 @@ __all__ = [
     "make_pairs",
     "oracle_trace",
     "solution_steps",
+    "rule_in_question",
+    "chat_steps",
     "check_constraint",
     "describe_constraint",
     "corpus_for_tokenizer",
@@ -899,6 +901,58 @@ def solution_steps(solution: str) -> Optional[dict]:
             follows = str(holds) if program else ("Yes" if holds else "No")
     return {"asked": asked, "found_follows": found == expected_found,
             "final_follows": follows is not None and final == follows}
+
+
+def rule_in_question(question: str) -> Optional[str]:
+    """The chat rule (one of CONSTRAINT_TYPES) whose wording the client's message contains, or None when it
+    contains none (a reasoning or safety question, or a question not made by this generator). Both splits state the
+    rules with the same sentences, so this reads the miniature benchmarks' questions as well as the training ones."""
+    text = str(question or "")
+    for kind, wordings in _RULES.items():
+        if any(w in text for w in wordings["train"]):
+            return kind
+    return None
+
+
+_LOOKUP_LINE = re.compile(r"^(.+?): (yes|no) A, (yes|no) B\.$")
+_WANTED_LINE = re.compile(r"^Wanted: (yes|no) ([AB])\.$")
+
+
+def chat_steps(trace: str, rule: str, response_a: str, response_b: str) -> dict:
+    """A judge's chat trace read step by step against the smoke teacher's form, for a pair whose client stated
+    `rule` (a CONSTRAINT_TYPES name): whether its first rubric criterion names that rule; whether its look-up line
+    ("Bulleted: yes A, no B.") says of both replies what is true of the feature of the rule *it* named; and whether
+    its verdict is the letter its own look-up and "Wanted:" lines give for the direction of the rule it named. Each
+    step is judged against the judge's previous step, not against the pair, so a misread rule does not hide a
+    right reading of the replies.
+
+    Returns {"rule_read", "replies_read", "decision_follows"}, booleans (False when the line is missing or
+    unreadable)."""
+    from .parsing import parse_trace, parse_verdict
+
+    if rule not in _SHORT_RULE:
+        raise ConfigError(f"chat_steps: rule must be one of {CONSTRAINT_TYPES}, got {rule!r}")
+    parsed = parse_trace(trace or "")
+    first = parsed.rubric_items[0].text.strip() if parsed.rubric_items else ""
+    named = next((k for k, short in _SHORT_RULE.items() if first == f"The reply {short}"), None)
+    out = {"rule_read": named == rule, "replies_read": False, "decision_follows": False}
+    if named is None:
+        return out
+    feature, wanted = _RULE_FEATURE[named]
+    lines = [line.strip() for line in (parsed.eval or "").splitlines()]
+    lookup = next((m for m in map(_LOOKUP_LINE.match, lines) if m and m.group(1) == _LOOKUP_HEAD[feature]), None)
+    if lookup is None:
+        return out
+    said = {"A": lookup.group(2), "B": lookup.group(3)}
+    truth = {side: "yes" if _has_feature(feature, text) else "no"
+             for side, text in (("A", response_a), ("B", response_b))}
+    out["replies_read"] = said == truth
+    wanted_line = next((m for m in map(_WANTED_LINE.match, lines) if m), None)
+    word = "yes" if wanted else "no"
+    sides = [side for side in "AB" if said[side] == word]
+    out["decision_follows"] = (wanted_line is not None and wanted_line.group(1) == word and len(sides) == 1
+                               and wanted_line.group(2) == sides[0] == parse_verdict(trace or "", "lenient"))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------------

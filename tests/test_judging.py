@@ -288,3 +288,91 @@ def test_solution_steps_find_the_step_where_a_judge_goes_wrong():
     blank = solution_steps_by([{"id": smaller[0]["id"], "task": "smaller", "text": "<answer>[[B]]</answer>"}], rows)
     assert describe_solution_steps(blank) == ['The judge wrote no readable "Asked:" line in any of its 1 smaller '
                                               'judgements.']
+
+
+def _shown(row: dict, order: str) -> dict:
+    """The row as the judge sees it in `order` ("AB": the preferred reply is A)."""
+    from rmr1lib.judging import swap_sides
+    from rmr1lib.rewards import winner_side
+
+    return row if (winner_side(row["winner"]) == "A") == (order == "AB") else swap_sides(row)
+
+
+def test_chat_steps_find_the_step_where_a_judge_goes_wrong():
+    import re
+
+    from rmr1lib.errors import ConfigError
+    from rmr1lib.judging import chat_cases_from_rows, chat_steps_by, describe_chat_steps, score_judgement
+    from rmr1lib.synthetic import chat_steps, oracle_trace, rule_in_question
+
+    rows = [r for r in make_pairs(240, seed=5) if r["category"] == "chat"]
+    assert all(rule_in_question(r["conversation_a"][-2]["content"]) == r["meta"]["constraints"][0]["type"]
+               for r in rows)
+    assert rule_in_question("Is 7 larger than 2?") is None and rule_in_question(None) is None
+
+    def judged(text_of):
+        out = []
+        for r in rows:
+            for order in ("AB", "BA"):
+                shown = _shown(r, order)
+                text = text_of(shown)
+                out.append({"id": r["id"], "order": order, "text": text, **score_judgement(text, shown["winner"])})
+        return out
+
+    teacher = judged(oracle_trace)
+    by = chat_steps_by(chat_cases_from_rows(teacher, rows))
+    assert set(by) == {r["meta"]["task"] for r in rows}
+    for c in by.values():  # the teacher, in both orders: every step right
+        assert c["judgements"] == c["rule_read"] == c["replies_read"] == c["decision_follows"] == c["right"] > 0
+    # the mistaken teacher names the rule and reads the replies, then wants the wrong answer
+    mistaken = judged(lambda row: oracle_trace(row, mistaken=True))
+    c = chat_steps_by(chat_cases_from_rows(mistaken, rows))
+    assert all(g["rule_read"] == g["replies_read"] == g["judgements"] and g["decision_follows"] == g["right"] == 0
+               for g in c.values())
+    lines = describe_chat_steps(c, who="After SFT the judge")
+    n = 2 * len(rows)
+    assert len(lines) == 1 and f"on {n} judgements of chat pairs with a stated rule (0 right)" in lines[0]
+    assert f"named the client's rule in {n}" in lines[0]
+    assert "The weakest step is turning its own look-up into the verdict" in lines[0]
+    assert "The weakest step" not in describe_chat_steps(by)[0]  # nothing fails: no weakest step named
+
+    # one pair, step by step: the teacher's trace, then the same trace with one line changed
+    row = next(r for r in rows if r["meta"]["task"] == "bullets")
+    a, b = row["conversation_a"][-1]["content"], row["conversation_b"][-1]["content"]
+    trace = oracle_trace(row)
+    assert chat_steps(trace, "bullets", a, b) == {"rule_read": True, "replies_read": True, "decision_follows": True}
+    misread = trace.replace("The reply is a bulleted list", "The reply has no bullet list")
+    # the rule it names is wrong; its reading of the replies is right for that rule, its decision is not
+    assert chat_steps(misread, "bullets", a, b) == {"rule_read": False, "replies_read": True,
+                                                    "decision_follows": False}
+    flipped = re.sub(r"Bulleted: (yes|no) A, (yes|no) B\.", lambda m: f"Bulleted: {m.group(2)} A, {m.group(1)} B.",
+                     trace)
+    assert flipped != trace
+    assert chat_steps(flipped, "bullets", a, b)["replies_read"] is False
+    assert chat_steps("<answer>[[A]]</answer>", "bullets", a, b) == {"rule_read": False, "replies_read": False,
+                                                                    "decision_follows": False}
+    with pytest.raises(ConfigError, match="rule must be one of"):
+        chat_steps(trace, "lowercase", a, b)
+    # questions without a stated rule (reasoning, safety) are left out, and then there is nothing to say
+    other = [r for r in make_pairs(60, seed=5) if r["category"] != "chat"]
+    none = [{"id": r["id"], "order": "AB" if r["winner"] == "model_a" else "BA", "text": oracle_trace(r)}
+            for r in other]
+    assert chat_steps_by(chat_cases_from_rows(none, other)) == {} and describe_chat_steps({}) == []
+
+
+def test_chat_cases_from_comparisons_show_the_replies_in_the_order_judged():
+    from rmr1lib.benchmarks import load_comparisons
+    from rmr1lib.judging import chat_cases_from_comparisons
+
+    comparisons = load_comparisons("rm-bench", seed=3) + load_comparisons("rewardbench", seed=3)
+    results = [{**c.row_fields(), "order": order, "text": ""} for c in comparisons for order in ("AB", "BA")]
+    results.append({"benchmark": "rewardbench", "id": "not-there", "order": "AB"})  # no comparison: left out
+    cases = chat_cases_from_comparisons(results, comparisons)
+    assert len(cases) == 2 * len(comparisons)
+    for (res, question, a, b), c in zip(cases[::2], comparisons):
+        assert res["order"] == "AB" and (a, b) == (c.chosen, c.rejected) and question == c.context[-1]["content"]
+    for (res, _, a, b), c in zip(cases[1::2], comparisons):
+        assert res["order"] == "BA" and (a, b) == (c.rejected, c.chosen)
+    # RM-Bench's nine style pairs of one prompt are told apart by their styles
+    rm = [case for case in cases if case[0]["benchmark"] == "rm-bench" and case[0]["order"] == "AB"]
+    assert len({(case[2], case[3]) for case in rm}) == len(rm)
