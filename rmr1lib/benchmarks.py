@@ -457,7 +457,7 @@ def _with_detail(text: str, detail: str) -> str:
     return f"{body[:cut.start()]}{cut.group()}{detail}{cut.group()}{body[cut.end():]}"
 
 
-def _style_versions(text: str, kind: str, lowercase: bool = False) -> list[str]:
+def style_versions(text: str, kind: str, lowercase: bool = False) -> list[str]:
     """Three versions of one response in RM-Bench's style order: concise, detailed plain, detailed markdown.
 
     The detailed versions carry one more, neutral sentence (in bold for markdown) before the last sentence, so
@@ -482,7 +482,7 @@ def _lowercase_rule(row: dict) -> bool:
 
 
 def _versions_for(row: dict, text: str) -> list[str]:
-    return _style_versions(text, row["meta"]["kind"], lowercase=_lowercase_rule(row))
+    return style_versions(text, row["meta"]["kind"], lowercase=_lowercase_rule(row))
 
 
 def _label_holds(row: dict) -> bool:
@@ -626,5 +626,5 @@ __all__ = [
     "validate_rewardbench_item", "validate_rmbench_item", "validate_rmb_item", "rmb_item_set", "load_items",
     "expand_items", "expand_rewardbench", "expand_rmbench", "expand_rmb", "cap_items", "synthetic_items",
     "synthetic_rewardbench", "synthetic_rmbench", "synthetic_rmb", "load_comparisons", "describe_comparisons",
-    "RMBENCH_DOMAINS",
+    "RMBENCH_DOMAINS", "style_versions",
 ]

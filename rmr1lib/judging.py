@@ -367,6 +367,36 @@ def describe_chat_steps(steps_by: dict, who: str = "The judge") -> list[str]:
     return [line]
 
 
+#: reply_wording_probe's conditions: (client's message from split, replies from split, RM-Bench style of the replies)
+WORDING_CONDITIONS = {
+    "training question, training replies": ("train", "train", 0),
+    "training question, benchmark replies": ("train", "bench", 0),
+    "benchmark question, training replies": ("bench", "train", 0),
+    "benchmark question, benchmark replies": ("bench", "bench", 0),
+    "benchmark question, benchmark replies in markdown": ("bench", "bench", 2),
+}
+
+
+def reply_wording_probe(generator, prompt_kind: str, settings, n: int = 40, seed: int = 1_000_003,
+                        progress: bool = False) -> dict:
+    """Which part of a benchmark chat pair a judge's reading depends on: `n` chat pairs per condition of
+    WORDING_CONDITIONS (the client's message from one split, the replies from another, `synthetic.mixed_chat_rows`),
+    each judged in both orders, and `chat_steps_by` summed over the rules. The default seed is one no workbook run
+    trains on. Returns {condition: {"judgements", "rule_read", "replies_read", "decision_follows", "right"}}."""
+    from .synthetic import mixed_chat_rows
+
+    rows = {name: mixed_chat_rows(n, seed, q, r, style) for name, (q, r, style) in WORDING_CONDITIONS.items()}
+    flat = [row for group in rows.values() for row in group]
+    results = judge_pairs(generator, flat, prompt_kind, settings, progress=progress, orders="both")
+    out = {}
+    for name, group in rows.items():
+        ids = {row["id"] for row in group}
+        steps = chat_steps_by(chat_cases_from_rows([r for r in results if r["id"] in ids], group))
+        out[name] = {k: sum(g[k] for g in steps.values())
+                     for k in ("judgements", "rule_read", "replies_read", "decision_follows", "right")}
+    return out
+
+
 _ASKED = re.compile(r"^\s*Asked:\s*is\s+\S+\s+(larger|smaller|even or odd|even)\b", re.MULTILINE)
 _ASSIGNMENT = re.compile(r"^\s*x\s*=", re.MULTILINE)
 
@@ -633,5 +663,6 @@ __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_ite
            "position_consistency", "verdict_metrics", "verdict_metrics_by", "final_answers_by",
            "describe_final_answers", "trace_reading", "describe_readings", "solution_steps_by",
            "chat_cases_from_rows", "chat_cases_from_comparisons", "chat_steps_by", "describe_chat_steps",
+           "WORDING_CONDITIONS", "reply_wording_probe",
            "describe_solution_steps", "describe_accuracy", "describe_position_bias",
            "coin_flip_band", "accuracy_against_chance", "verdict_pattern", "describe_judge"]

@@ -49,6 +49,7 @@ __all__ = [
     "solution_steps",
     "rule_in_question",
     "chat_steps",
+    "mixed_chat_rows",
     "check_constraint",
     "describe_constraint",
     "corpus_for_tokenizer",
@@ -912,6 +913,56 @@ def rule_in_question(question: str) -> Optional[str]:
         if any(w in text for w in wordings["train"]):
             return kind
     return None
+
+
+def mixed_chat_rows(n: int, seed: int, question_split: str, reply_split: str, style: int = 0) -> list[dict]:
+    """`n` single-turn chat rows (make_pairs' format) whose client's message comes from one split's chat row and
+    whose two replies come from another chat row, of `reply_split`, with the same rule: the label still holds (the
+    replies differ in the rule's feature only), while the wording around the rule is one split's and the replies'
+    wording the other's. With question_split "train" and reply_split "bench" a judge meets the benchmark's replies
+    under a training question; it shows which part of a benchmark pair a judge's reading of the rule depends on.
+    `style` 1 or 2 gives both replies in the miniature RM-Bench's detailed plain or detailed markdown version
+    (`benchmarks.style_versions`); a pair whose label the restyling would break is passed over, as the miniature
+    RM-Bench passes over such rows."""
+    for name, split in (("question_split", question_split), ("reply_split", reply_split)):
+        if split not in SPLITS:
+            raise ConfigError(f"mixed_chat_rows: {name} must be one of {SPLITS}, got {split!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"mixed_chat_rows: n must be a positive int, got {n!r}")
+    if style not in (0, 1, 2):
+        raise ConfigError(f"mixed_chat_rows: style must be 0 (as written), 1 (detailed) or 2 (markdown), got {style!r}")
+    from .benchmarks import style_versions
+
+    size = 4 * n + 24
+    questions = make_pairs(size, seed, kinds=("chat",), multi_turn_fraction=0.0, split=question_split)
+    replies: dict = {}
+    for row in make_pairs(size, seed + 1, kinds=("chat",), multi_turn_fraction=0.0, split=reply_split):
+        replies.setdefault(row["meta"]["task"], []).append(row)
+    rows = []
+    for q in questions:
+        pool = replies.get(q["meta"]["task"])
+        if not pool:
+            continue
+        r = pool[len(rows) % len(pool)]
+        good, bad = (r["conversation_a"], r["conversation_b"]) if r["winner"] == "model_a" else \
+            (r["conversation_b"], r["conversation_a"])
+        user = q["conversation_a"][:-1]
+        conv_good = user + [{**good[-1], "content": style_versions(good[-1]["content"], "chat")[style]}]
+        conv_bad = user + [{**bad[-1], "content": style_versions(bad[-1]["content"], "chat")[style]}]
+        a, b = (conv_good, conv_bad) if q["winner"] == "model_a" else (conv_bad, conv_good)
+        constraint = q["meta"]["constraints"][0]
+        if not check_constraint(constraint, conv_good[-1]["content"]) or \
+                check_constraint(constraint, conv_bad[-1]["content"]):
+            if style:
+                continue  # the restyled replies no longer differ in the rule's feature alone
+            raise AssertionError(f"mixed chat row broke its label: {constraint}")
+        meta = {**q["meta"], "reply_split": reply_split, "question_split": question_split, "reply_style": style}
+        rows.append({**q, "id": f"mixed-{question_split}-{reply_split}-style{style}-s{seed}-{len(rows):05d}",
+                     "context_messages": build_messages(q["meta"]["prompt_kind"], a, b),
+                     "conversation_a": a, "conversation_b": b, "meta": meta})
+        if len(rows) == n:
+            return rows
+    raise DataError(f"mixed_chat_rows: found only {len(rows)} of {n} rows")
 
 
 _LOOKUP_LINE = re.compile(r"^(.+?): (yes|no) A, (yes|no) B\.$")

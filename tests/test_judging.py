@@ -376,3 +376,62 @@ def test_chat_cases_from_comparisons_show_the_replies_in_the_order_judged():
     # RM-Bench's nine style pairs of one prompt are told apart by their styles
     rm = [case for case in cases if case[0]["benchmark"] == "rm-bench" and case[0]["order"] == "AB"]
     assert len({(case[2], case[3]) for case in rm}) == len(rm)
+
+
+def test_mixed_chat_rows_take_the_question_from_one_split_and_the_replies_from_another():
+    from rmr1lib.errors import ConfigError
+    from rmr1lib.synthetic import check_constraint, mixed_chat_rows, oracle_trace
+
+    for q_split, r_split, style in (("train", "bench", 0), ("bench", "train", 0), ("bench", "bench", 2)):
+        rows = mixed_chat_rows(30, 11, q_split, r_split, style)
+        assert len(rows) == 30 and len({r["id"] for r in rows}) == 30
+        questions = {r["conversation_a"][-2]["content"]
+                     for r in make_pairs(200, 11, kinds=("chat",), multi_turn_fraction=0.0, split=q_split)}
+        replies = {m["content"] for r in make_pairs(200, 12, kinds=("chat",), multi_turn_fraction=0.0, split=r_split)
+                   for m in (r["conversation_a"][-1], r["conversation_b"][-1])}
+        for row in rows:
+            assert row["conversation_a"][-2]["content"] in questions
+            good = row["conversation_a" if row["winner"] == "model_a" else "conversation_b"][-1]["content"]
+            bad = row["conversation_b" if row["winner"] == "model_a" else "conversation_a"][-1]["content"]
+            if style == 0:
+                assert good in replies and bad in replies
+            else:  # RM-Bench's markdown version: the bold detail sentence, the reply's own words around it
+                assert "**" in good and "**" in bad
+            rule = row["meta"]["constraints"][0]
+            assert check_constraint(rule, good) and not check_constraint(rule, bad)
+            assert "<answer>" in oracle_trace(row)  # the teacher can judge it: the label singles out one reply
+    with pytest.raises(ConfigError, match="question_split"):
+        mixed_chat_rows(4, 1, "test", "bench")
+    with pytest.raises(ConfigError, match="style"):
+        mixed_chat_rows(4, 1, "train", "bench", style=3)
+
+
+class _Teacher:
+    """A generator that writes the smoke teacher's trace for every rendered prompt it was given the row of."""
+
+    def __init__(self, rows):
+        import json
+
+        from rmr1lib.judging import judge_messages
+        from rmr1lib.synthetic import oracle_trace
+
+        shown = [x for r in rows for x in (r, swap_sides(r))]
+        self.traces = {json.dumps(m): oracle_trace(r) for r, m in zip(shown, judge_messages(shown, "instruct_cor"))}
+
+    def generate(self, conversations, settings, progress=False):
+        import json
+
+        return [self.traces[json.dumps(c)] for c in conversations]
+
+
+def test_reply_wording_probe_counts_each_condition_apart():
+    from rmr1lib.judging import WORDING_CONDITIONS, reply_wording_probe
+    from rmr1lib.synthetic import mixed_chat_rows
+
+    rows = [r for q, r_split, style in WORDING_CONDITIONS.values() for r in mixed_chat_rows(6, 5, q, r_split, style)]
+    table = reply_wording_probe(_Teacher(rows), "instruct_cor", None, n=6, seed=5)
+    assert list(table) == list(WORDING_CONDITIONS)
+    for counts in table.values():  # the teacher: every step right, in both orders
+        assert counts == {"judgements": 12, "rule_read": 12, "replies_read": 12, "decision_follows": 12, "right": 12}
+    collapsed = reply_wording_probe(_Always("B"), "instruct_cor", None, n=6, seed=5)
+    assert all(c["judgements"] == 12 and c["rule_read"] == 0 and c["right"] == 6 for c in collapsed.values())
