@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     from rmr1lib.generation import generator_from_profile, sampling_from_profile
     from rmr1lib.judging import reply_wording_probe
     from rmr1lib.profiles import load_profile
+    from rmr1lib.runtime import setup
 
     model = Path(args.model)
     if not (model / "config.json").is_file():
@@ -40,6 +41,7 @@ def main(argv=None) -> int:
         return 2
     try:
         profile = load_profile(args.profile)
+        setup(profile, args.seed)  # the engine's CPU settings, threads and seeds, as a notebook sets them
         generator = generator_from_profile(profile, str(model), seed=args.seed, backend=args.backend)
         try:
             table = reply_wording_probe(generator, profile.judge.prompt_kind,
