@@ -309,12 +309,12 @@ def chat_cases_from_rows(results: Sequence[dict], rows: Sequence[dict]) -> list[
 def chat_cases_from_comparisons(results: Sequence[dict], comparisons: Sequence) -> list[tuple]:
     """(result, question, response A, response B) for each benchmark result row whose comparison is in
     `comparisons` (rmr1lib.benchmarks.Comparison), with the replies in the order the judge saw them."""
-    from .scoring import _comparison_key
+    from .scoring import comparison_key
 
     by_key = {c.key(): c for c in comparisons}
     cases = []
     for res in results:
-        c = by_key.get(_comparison_key(res))
+        c = by_key.get(comparison_key(res))
         if c is None or res.get("order") not in ("AB", "BA"):
             continue
         a, b = c.conversations(res["order"])

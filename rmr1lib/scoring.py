@@ -179,7 +179,7 @@ def validate_result_row(row: Any, where: str = "row") -> None:
             raise _bad(where, "group_id", f"is set ({_show(gid)}) on a pairwise row; only \"bon\" rows have groups")
 
 
-def _comparison_key(row: dict) -> tuple:
+def comparison_key(row: dict) -> tuple:
     """What identifies one comparison (all its orders): benchmark, id and, for RM-Bench, the two styles."""
     if row["benchmark"] == "rm-bench":
         return (row["benchmark"], str(row["id"]), row["chosen_style"], row["rejected_style"])
@@ -214,7 +214,7 @@ def validate_result_rows(rows: Iterable[Any], locations: Optional[Sequence[str]]
     first_of_id: dict[tuple, int] = {}
     group_goal: dict[str, tuple[str, str]] = {}
     for i, row in enumerate(rows):
-        key = _comparison_key(row) + (row["order"],)
+        key = comparison_key(row) + (row["order"],)
         if key in seen:
             raise RowError(f"{where[i]}: duplicate row for {_describe_key(key[:-1])}, order '{row['order']}' "
                             f"(first seen at {seen[key]}); each comparison is judged at most once per order")
@@ -273,12 +273,12 @@ def comparison_correctness(rows: Iterable[dict]) -> dict[tuple, float]:
     """Correctness of each comparison: the mean of `correct` over the orders it was judged in."""
     judged: dict[tuple, list[int]] = {}
     for row in rows:
-        judged.setdefault(_comparison_key(row), []).append(row["correct"])
+        judged.setdefault(comparison_key(row), []).append(row["correct"])
     return {key: sum(v) / len(v) for key, v in judged.items()}
 
 
 def _counts(rows: list[dict]) -> dict:
-    return {"rows": len(rows), "comparisons": len({_comparison_key(r) for r in rows}),
+    return {"rows": len(rows), "comparisons": len({comparison_key(r) for r in rows}),
             "parse_failures": sum(r["verdict"] is None for r in rows)}
 
 
@@ -296,7 +296,7 @@ def _warning(kind: str, present: int, total: int, missing: list[str], what: str)
 def score_rewardbench(rows: Iterable[Any]) -> dict:
     """RewardBench: subset accuracy, section = weighted mean of its subsets, score = mean of the sections."""
     rows = _select(rows, "rewardbench")
-    subset_of = {_comparison_key(r): r["subset"] for r in rows}
+    subset_of = {comparison_key(r): r["subset"] for r in rows}
     per_subset: dict[str, list[float]] = {}
     for key, value in comparison_correctness(rows).items():
         per_subset.setdefault(subset_of[key], []).append(value)
@@ -412,7 +412,7 @@ def score_rmb(rows: Iterable[Any]) -> dict:
     comparison correctness is exactly 1); one lost order loses the group.
     """
     rows = _select(rows, "rmb")
-    by_key = {_comparison_key(r): r for r in rows}
+    by_key = {comparison_key(r): r for r in rows}
     pairwise: dict[str, list[float]] = {}
     groups: dict[str, dict[str, list[float]]] = {}
     for key, value in comparison_correctness(rows).items():
@@ -484,7 +484,7 @@ def summarize_orders(rows: Iterable[Any]) -> dict[str, dict]:
             continue
         by_comparison: dict[tuple, dict[str, dict]] = {}
         for r in mine:
-            by_comparison.setdefault(_comparison_key(r), {})[r["order"]] = r
+            by_comparison.setdefault(comparison_key(r), {})[r["order"]] = r
         both = [v for v in by_comparison.values() if len(v) == 2]
         consistent = sum(v["AB"]["verdict"] is not None and v["BA"]["verdict"] is not None
                          and v["AB"]["correct"] == v["BA"]["correct"] for v in both)
@@ -518,7 +518,7 @@ def _pooled(rows: list[dict]) -> dict:
         return {"n": 0}
     by_comparison: dict[tuple, dict[str, dict]] = {}
     for r in rows:
-        by_comparison.setdefault(_comparison_key(r), {})[r["order"]] = r
+        by_comparison.setdefault(comparison_key(r), {})[r["order"]] = r
     both = [v for v in by_comparison.values() if len(v) == 2]
     correct = sum(r["correct"] for r in rows)
     low, high = wilson_interval(correct, len(rows))
