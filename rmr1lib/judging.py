@@ -24,7 +24,8 @@ from .errors import ConfigError, DataError
 from .parsing import parse_trace, parse_verdict
 from .prompts import build_messages
 from .rewards import winner_side
-from .synthetic import BASELINES, baseline_verdict
+from .scoring import comparison_key
+from .synthetic import BASELINES, baseline_verdict, chat_steps, mixed_chat_rows, rule_in_question, solution_steps
 
 ORDERS = ("AB", "BA")  # AB: the preferred response is shown as A
 
@@ -244,8 +245,6 @@ def solution_steps_by(results: Sequence[dict], rows: Sequence[dict], key: str = 
     value of `key`, how many traces have a readable "Asked:" line, and in how many of those the judge restated the
     problem as the teacher did, found what its own restatement gives, and gave the final answer its own two lines
     give (`synthetic.solution_steps`)."""
-    from .synthetic import solution_steps
-
     asked_by_id = {}
     for row in rows:
         teacher = solution_steps((row.get("meta") or {}).get("solution") or "")
@@ -309,8 +308,6 @@ def chat_cases_from_rows(results: Sequence[dict], rows: Sequence[dict]) -> list[
 def chat_cases_from_comparisons(results: Sequence[dict], comparisons: Sequence) -> list[tuple]:
     """(result, question, response A, response B) for each benchmark result row whose comparison is in
     `comparisons` (rmr1lib.benchmarks.Comparison), with the replies in the order the judge saw them."""
-    from .scoring import comparison_key
-
     by_key = {c.key(): c for c in comparisons}
     cases = []
     for res in results:
@@ -327,8 +324,6 @@ def chat_steps_by(cases: Sequence[tuple]) -> dict:
     `chat_cases_from_rows` or `chat_cases_from_comparisons`; the others are left out): per rule, how many
     judgements name that rule in their first rubric criterion, read both replies right for the rule they name, and
     give the verdict their own look-up gives (`synthetic.chat_steps`), and how many are right."""
-    from .synthetic import chat_steps, rule_in_question
-
     out: dict = {}
     for res, question, response_a, response_b in cases:
         rule = rule_in_question(question)
@@ -383,8 +378,6 @@ def reply_wording_probe(generator, prompt_kind: str, settings, n: int = 40, seed
     WORDING_CONDITIONS (the client's message from one split, the replies from another, `synthetic.mixed_chat_rows`),
     each judged in both orders, and `chat_steps_by` summed over the rules. The default seed is one no workbook run
     trains on. Returns {condition: {"judgements", "rule_read", "replies_read", "decision_follows", "right"}}."""
-    from .synthetic import mixed_chat_rows
-
     rows = {name: mixed_chat_rows(n, seed, q, r, style) for name, (q, r, style) in WORDING_CONDITIONS.items()}
     flat = [row for group in rows.values() for row in group]
     results = judge_pairs(generator, flat, prompt_kind, settings, progress=progress, orders="both")

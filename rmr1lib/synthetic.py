@@ -37,6 +37,7 @@ import re
 from typing import Callable, Iterable, Optional, Sequence
 
 from .errors import ConfigError, DataError
+from .parsing import parse_trace, parse_verdict
 from .prompts import AUTHORS_KIND, PLACEMENTS, PROMPT_KINDS, build_messages, output_format, system_prompt
 
 __all__ = [
@@ -979,8 +980,6 @@ def chat_steps(trace: str, rule: str, response_a: str, response_b: str) -> dict:
 
     Returns {"rule_read", "replies_read", "decision_follows"}, booleans (False when the line is missing or
     unreadable)."""
-    from .parsing import parse_trace, parse_verdict
-
     if rule not in _SHORT_RULE:
         raise ConfigError(f"chat_steps: rule must be one of {CONSTRAINT_TYPES}, got {rule!r}")
     parsed = parse_trace(trace or "")
