@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
 
 from .errors import ConfigError, DataError
+from .synthetic import style_versions
 from .files import iter_jsonl, local_path
 from .hubids import BENCHMARK_DATASETS, RMB_REPOSITORY
 from .prompts import ROLES
@@ -436,36 +437,6 @@ def _pool(kind: str, n: int, seed: int, multi_turn: float, want=None) -> list[di
         if size > 1 << 16:
             raise DataError(f"could not find {n} synthetic {kind} rows with the requested property")
     return rows[:n]
-
-
-_DETAIL = {
-    "reasoning": "I checked every step twice.",
-    "chat": "Small steps add up over time.",
-    "safety": "I have thought about this carefully.",
-}
-_LAST_BREAK = re.compile(r"(?<=[.!?])[ \t]+|\n")
-
-
-def _with_detail(text: str, detail: str) -> str:
-    """`text` with one extra sentence placed before its last sentence (or line), so that its first and last
-    sentences, where the judge looks for evidence, stay where they were; appended to a one-sentence text."""
-    body = text.rstrip()
-    breaks = list(_LAST_BREAK.finditer(body))
-    if not breaks:
-        return f"{body} {detail}"
-    cut = breaks[-1]
-    return f"{body[:cut.start()]}{cut.group()}{detail}{cut.group()}{body[cut.end():]}"
-
-
-def style_versions(text: str, kind: str, lowercase: bool = False) -> list[str]:
-    """Three versions of one response in RM-Bench's style order: concise, detailed plain, detailed markdown.
-
-    The detailed versions carry one more, neutral sentence (in bold for markdown) before the last sentence, so
-    the versions differ in style and length but not in substance, and a response that must end with a question
-    still does.
-    """
-    detail = _DETAIL[kind].lower() if lowercase else _DETAIL[kind]
-    return [text, _with_detail(text, detail), _with_detail(text, f"**{detail}**")]
 
 
 def _chat_label_holds(row: dict, chosen: Sequence[str], rejected: Sequence[str]) -> bool:

@@ -51,6 +51,7 @@ __all__ = [
     "rule_in_question",
     "chat_steps",
     "mixed_chat_rows",
+    "style_versions",
     "check_constraint",
     "describe_constraint",
     "corpus_for_tokenizer",
@@ -916,6 +917,37 @@ def rule_in_question(question: str) -> Optional[str]:
     return None
 
 
+# The miniature RM-Bench's style versions (rmr1lib.benchmarks builds them from the bench split).
+_STYLE_DETAIL = {
+    "reasoning": "I checked every step twice.",
+    "chat": "Small steps add up over time.",
+    "safety": "I have thought about this carefully.",
+}
+_STYLE_BREAK = re.compile(r"(?<=[.!?])[ \t]+|\n")
+
+
+def _with_detail(text: str, detail: str) -> str:
+    """`text` with one extra sentence placed before its last sentence (or line), so that its first and last
+    sentences, where the judge looks for evidence, stay where they were; appended to a one-sentence text."""
+    body = text.rstrip()
+    breaks = list(_STYLE_BREAK.finditer(body))
+    if not breaks:
+        return f"{body} {detail}"
+    cut = breaks[-1]
+    return f"{body[:cut.start()]}{cut.group()}{detail}{cut.group()}{body[cut.end():]}"
+
+
+def style_versions(text: str, kind: str, lowercase: bool = False) -> list[str]:
+    """Three versions of one response in RM-Bench's style order: concise, detailed plain, detailed markdown.
+
+    The detailed versions carry one more, neutral sentence (in bold for markdown) before the last sentence, so
+    the versions differ in style and length but not in substance, and a response that must end with a question
+    still does.
+    """
+    detail = _STYLE_DETAIL[kind].lower() if lowercase else _STYLE_DETAIL[kind]
+    return [text, _with_detail(text, detail), _with_detail(text, f"**{detail}**")]
+
+
 def mixed_chat_rows(n: int, seed: int, question_split: str, reply_split: str, style: int = 0) -> list[dict]:
     """`n` single-turn chat rows (make_pairs' format) whose client's message comes from one split's chat row and
     whose two replies come from another chat row, of `reply_split`, with the same rule: the label still holds (the
@@ -923,7 +955,7 @@ def mixed_chat_rows(n: int, seed: int, question_split: str, reply_split: str, st
     wording the other's. With question_split "train" and reply_split "bench" a judge meets the benchmark's replies
     under a training question; it shows which part of a benchmark pair a judge's reading of the rule depends on.
     `style` 1 or 2 gives both replies in the miniature RM-Bench's detailed plain or detailed markdown version
-    (`benchmarks.style_versions`); a pair whose label the restyling would break is passed over, as the miniature
+    (`style_versions`); a pair whose label the restyling would break is passed over, as the miniature
     RM-Bench passes over such rows."""
     for name, split in (("question_split", question_split), ("reply_split", reply_split)):
         if split not in SPLITS:
@@ -932,8 +964,6 @@ def mixed_chat_rows(n: int, seed: int, question_split: str, reply_split: str, st
         raise ConfigError(f"mixed_chat_rows: n must be a positive int, got {n!r}")
     if style not in (0, 1, 2):
         raise ConfigError(f"mixed_chat_rows: style must be 0 (as written), 1 (detailed) or 2 (markdown), got {style!r}")
-    from .benchmarks import style_versions
-
     size = 4 * n + 24
     questions = make_pairs(size, seed, kinds=("chat",), multi_turn_fraction=0.0, split=question_split)
     replies: dict = {}
