@@ -13,6 +13,7 @@ docs/experiments.md ("Stop 25") shows what it measured on the smoke judges.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="smoke", help="profile for the engine, prompt kind and sampling")
     parser.add_argument("--backend", choices=("vllm", "transformers"), default=None,
                         help="generation engine (default: the profile's)")
+    parser.add_argument("--json", action="store_true", help="print the counts as JSON instead of a table")
     args = parser.parse_args(argv)
 
     from rmr1lib.errors import RmR1Error
@@ -51,6 +53,9 @@ def main(argv=None) -> int:
     except RmR1Error as exc:
         print(f"probe_reply_wording: {exc}", file=sys.stderr)
         return 2
+    if args.json:
+        print(json.dumps(table, indent=1))
+        return 0
     print(f"{'condition':52s} {'judged':>6s} {'rule':>5s} {'replies':>7s} {'verdict':>7s} {'right':>5s}")
     for name, c in table.items():
         print(f"{name:52s} {c['judgements']:6d} {c['rule_read']:5d} {c['replies_read']:7d} "

@@ -125,3 +125,22 @@ def test_notebook_time_budget(evaluation):
     run, summary, rows = evaluation
     seconds = json.loads(run.manifest_path.read_text())["notebooks"]["06_evaluation"]["seconds"]
     assert seconds < 240, f"06_evaluation took {seconds:.0f} s (budget 120 s on 2 cores)"
+
+
+def test_reply_wording_probe_script_on_the_distilled_judge(evaluation, tmp_path):
+    """scripts/probe_reply_wording.py on the smoke run's SFT judge, with the profile's engine (vLLM on CPU): one row
+    per mix of question and reply wording, each pair judged in both orders; a folder without a model is refused."""
+    from rmr1lib.judging import WORDING_CONDITIONS
+
+    run, summary, rows = evaluation
+    script = str(REPO / "scripts" / "probe_reply_wording.py")
+    done = subprocess.run([sys.executable, script, str(run.artifact("sft_model")), "--n", "3", "--json"],
+                          capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = json.loads(done.stdout[done.stdout.index("{"):])
+    assert list(table) == list(WORDING_CONDITIONS)
+    for counts in table.values():
+        assert counts["judgements"] == 6
+        assert max(counts[k] for k in ("rule_read", "replies_read", "decision_follows", "right")) <= 6
+    refused = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "is not a model folder" in refused.stderr
