@@ -403,7 +403,7 @@ def trace_reading(text: str) -> str:
     parsed = parse_trace(text or "")
     kind = (parsed.type or "").strip().lower()
     if kind == "chat":
-        first = parsed.rubric_items[0].text.strip() if parsed.rubric_items else ""
+        first = parsed.first_criterion
         return f"chat: {first}" if first else "chat"
     if kind == "reasoning":
         solution = parsed.solution or ""

@@ -139,6 +139,11 @@ class TraceParse:
         return sum(weights) if weights else None
 
     @property
+    def first_criterion(self) -> str:
+        """The text of the rubric's first criterion without its weight, or "" when the rubric has none."""
+        return self.rubric_items[0].text.strip() if self.rubric_items else ""
+
+    @property
     def rubric_weighted(self) -> bool:
         """True when the rubric has at least one item and every item carries a weight."""
         return bool(self.rubric_items) and all(item.weight is not None for item in self.rubric_items)

@@ -330,8 +330,9 @@ def describe_constraint(constraint: dict, split: str = "train", variant: int = 0
     return options[variant % len(options)]
 
 
-def _short_rule(constraint: dict) -> str:
-    return _SHORT_RULE[constraint["type"]]
+def _criterion(rule: str) -> str:
+    """The teacher's first rubric criterion for a chat rule (a CONSTRAINT_TYPES name)."""
+    return f"The reply {_SHORT_RULE[rule]}"
 
 
 def _chat_text(rng: random.Random, split: str, tips: Sequence[str], *, question: bool, lowercase: bool,
@@ -734,7 +735,6 @@ def _analysis(row: dict) -> dict:
             out["justify"] = "One right answer: correctness counts most."
         elif kind == "chat":
             constraint = meta["constraints"][0]
-            rule = _short_rule(constraint)
             feature, wanted = _RULE_FEATURE[constraint["type"]]
             has = {}
             for side in "AB":
@@ -746,7 +746,7 @@ def _analysis(row: dict) -> dict:
                 has[side] = "yes" if _has_feature(feature, text[side]) else "no"
             out["lookup"] = (_LOOKUP_HEAD[feature], has, "yes" if wanted else "no")
             out["reason"] = f"only Chatbot {win} keeps the rule"
-            out["criteria"] = [f"The reply {rule}", "The advice is useful"]
+            out["criteria"] = [_criterion(constraint["type"]), "The advice is useful"]
             out["justify"] = "The client's explicit rule comes first."
         else:
             refuse = meta["safety_case"] == "should_refuse"
@@ -1013,8 +1013,7 @@ def chat_steps(trace: str, rule: str, response_a: str, response_b: str) -> dict:
     if rule not in _SHORT_RULE:
         raise ConfigError(f"chat_steps: rule must be one of {CONSTRAINT_TYPES}, got {rule!r}")
     parsed = parse_trace(trace or "")
-    first = parsed.rubric_items[0].text.strip() if parsed.rubric_items else ""
-    named = next((k for k, short in _SHORT_RULE.items() if first == f"The reply {short}"), None)
+    named = next((k for k in _SHORT_RULE if parsed.first_criterion == _criterion(k)), None)
     out = {"rule_read": named == rule, "replies_read": False, "decision_follows": False}
     if named is None:
         return out
