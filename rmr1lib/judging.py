@@ -319,6 +319,15 @@ def chat_cases_from_comparisons(results: Sequence[dict], comparisons: Sequence) 
     return cases
 
 
+#: what chat_steps_by counts for each rule
+_CHAT_COUNTS = ("judgements", "rule_read", "replies_read", "decision_follows", "right")
+
+
+def _chat_totals(steps_by: dict) -> dict:
+    """chat_steps_by's counts summed over the rules."""
+    return {k: sum(g[k] for g in steps_by.values()) for k in _CHAT_COUNTS}
+
+
 def chat_steps_by(cases: Sequence[tuple]) -> dict:
     """For the judgements of chat pairs whose client states one of the synthetic rules (`cases` from
     `chat_cases_from_rows` or `chat_cases_from_comparisons`; the others are left out): per rule, how many
@@ -329,8 +338,7 @@ def chat_steps_by(cases: Sequence[tuple]) -> dict:
         rule = rule_in_question(question)
         if rule is None:
             continue
-        group = out.setdefault(rule, {"judgements": 0, "rule_read": 0, "replies_read": 0, "decision_follows": 0,
-                                      "right": 0})
+        group = out.setdefault(rule, dict.fromkeys(_CHAT_COUNTS, 0))
         steps = chat_steps(res.get("text", ""), rule, response_a, response_b)
         group["judgements"] += 1
         for name in ("rule_read", "replies_read", "decision_follows"):
@@ -343,8 +351,7 @@ def describe_chat_steps(steps_by: dict, who: str = "The judge") -> list[str]:
     """A sentence about `chat_steps_by` for all rules together, naming the weakest step when one fails (the step
     with the fewest successes; of steps that tie, the earliest) and the rules where it fails most. Empty when there
     are no chat judgements with a stated rule."""
-    keys = ("judgements", "rule_read", "replies_read", "decision_follows", "right")
-    c = {k: sum(g[k] for g in steps_by.values()) for k in keys}
+    c = _chat_totals(steps_by)
     if not c["judgements"]:
         return []
     names = {"rule_read": "reading the client's rule", "replies_read": "reading the replies",
@@ -384,9 +391,7 @@ def reply_wording_probe(generator, prompt_kind: str, settings, n: int = 40, seed
     out = {}
     for name, group in rows.items():
         ids = {row["id"] for row in group}
-        steps = chat_steps_by(chat_cases_from_rows([r for r in results if r["id"] in ids], group))
-        out[name] = {k: sum(g[k] for g in steps.values())
-                     for k in ("judgements", "rule_read", "replies_read", "decision_follows", "right")}
+        out[name] = _chat_totals(chat_steps_by(chat_cases_from_rows([r for r in results if r["id"] in ids], group)))
     return out
 
 
