@@ -75,6 +75,25 @@ def set_seed(seed: int) -> None:
         pass
 
 
+#: optional modules that other packages import only to offer extra checks the workbook never uses, and that are
+#: slow to import: rfc3987_syntax builds about 40 grammars when imported (1.4 s on a 2-core machine), and
+#: jsonschema imports it for its "iri" format check; vLLM pulls jsonschema in through ray on every engine start
+SKIPPED_OPTIONAL_IMPORTS = ("rfc3987_syntax",)
+
+
+def skip_optional_imports(names=SKIPPED_OPTIONAL_IMPORTS) -> list[str]:
+    """Make `import NAME` raise ImportError in this process for each optional module not yet imported, so that the
+    packages that try it go on without it (as if it were not installed). Returns the names it blocked."""
+    import sys
+
+    blocked = []
+    for name in names:
+        if name not in sys.modules:
+            sys.modules[name] = None  # the import system raises ImportError for a None entry
+            blocked.append(name)
+    return blocked
+
+
 def needs_hub(profile: "Profile") -> bool:
     """Whether anything the profile reads (model, data, traces, benchmarks) comes from the hub (rmr1lib.sources)."""
     from .sources import needs_hub as profile_needs_hub
@@ -85,6 +104,7 @@ def needs_hub(profile: "Profile") -> bool:
 def setup(profile: "Profile", seed: Optional[int] = None) -> None:
     """Apply a profile's runtime settings: environment (the hub off when nothing comes from it), threads, the seed."""
     configure_environment(offline=not needs_hub(profile), threads=profile.torch_threads)
+    skip_optional_imports()
     configure_torch(profile.torch_threads)
     set_seed(profile.seed if seed is None else seed)
     quiet_known_warnings()

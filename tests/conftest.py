@@ -23,6 +23,7 @@ import pytest
 from rmr1lib import runtime
 
 runtime.configure_environment(offline=True, threads=1)
+runtime.skip_optional_imports()  # as runtime.setup does in the notebooks: vLLM engines start 2 s sooner
 
 SMOKE_FIXTURE = "smoke_run"
 #: The e2e workbook is the smoke profile with 1,500 SFT steps instead of 2,000, so that `make test` stays within 10

@@ -52,6 +52,37 @@ def test_base_model_built_once_and_judge_chain(runs_root):
         load_pairs(ctx, "test")
 
 
+def test_setup_skips_the_slow_optional_import_and_jsonschema_goes_on_without_it():
+    import subprocess
+    import sys
+
+    code = """
+import sys, time
+from rmr1lib import runtime
+from rmr1lib.profiles import load_profile
+runtime.setup(load_profile("smoke"))
+assert sys.modules["rfc3987_syntax"] is None
+try:
+    import rfc3987_syntax
+except ImportError:
+    pass
+else:
+    raise SystemExit("rfc3987_syntax was imported")
+import jsonschema
+assert "iri" not in jsonschema.FormatChecker().checkers
+errors = list(jsonschema.Draft7Validator({"type": "object", "required": ["a"]}).iter_errors({}))
+assert [e.message for e in errors] == ["'a' is a required property"]
+# a module already imported is left alone
+sys.modules["already_here"] = sys
+assert runtime.skip_optional_imports(("already_here", "not_yet_here")) == ["not_yet_here"]
+assert sys.modules["already_here"] is sys and sys.modules["not_yet_here"] is None
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def test_configure_environment_keeps_user_values(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
