@@ -43,5 +43,32 @@ class TokenCounter:
             counts += [len(ids) for ids in self.tokenizer(batch, add_special_tokens=False)["input_ids"]]
         return counts
 
+    def ids(self, texts: Sequence[str], batch_size: int = 512) -> list[list[int]]:
+        """Token ids of each plain text (no special tokens added)."""
+        out: list[list[int]] = []
+        for start in range(0, len(texts), batch_size):
+            out += self.tokenizer(list(texts[start:start + batch_size]), add_special_tokens=False)["input_ids"]
+        return out
+
+    def unseen(self, seen_texts: Sequence[str], texts: Sequence[str], top: int = 8) -> dict:
+        """How many tokens of `texts` never occur in `seen_texts` (say, a judge's training data): a model trained
+        from scratch on `seen_texts` has never updated those tokens' embeddings in any context.
+
+        Returns the token count, the unseen count and share, and the `top` most frequent unseen tokens as text."""
+        from collections import Counter
+
+        if isinstance(seen_texts, str) or isinstance(texts, str):
+            raise TypeError("TokenCounter.unseen: pass lists of texts, not a single string")
+        seen = {t for ids in self.ids(list(seen_texts)) for t in ids}
+        missing: Counter = Counter()
+        total = 0
+        for ids in self.ids(list(texts)):
+            total += len(ids)
+            missing.update(t for t in ids if t not in seen)
+        unseen = sum(missing.values())
+        return {"texts": len(texts), "tokens": total, "unseen": unseen,
+                "unseen_share": unseen / total if total else 0.0,
+                "top_unseen": [(self.tokenizer.decode([t]), n) for t, n in missing.most_common(top)]}
+
     def __repr__(self) -> str:
         return f"TokenCounter({self.name!r})"

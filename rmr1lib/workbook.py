@@ -302,6 +302,32 @@ def judge_rows(ctx: NotebookContext, model_path: str, rows: Sequence[dict], orde
         generator.close()
 
 
+def _message_texts(messages: Iterable[dict]) -> list[str]:
+    return [m["content"] for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)]
+
+
+def unseen_tokens(ctx: NotebookContext, model_path: str, comparisons_by_set: dict[str, Sequence]) -> dict:
+    """Per set of comparisons (rmr1lib.benchmarks.Comparison: the client's turns and both responses), and for the
+    run's held-out pairs: how many of its tokens never occur in the judge's distillation data (notebook 03's
+    `traces.jsonl`: prompts and traces). Empty when the run has no traces (notebook 03 did not run)."""
+    from .files import read_jsonl
+    from .tokens import TokenCounter
+
+    if not ctx.run.has_artifact("traces.jsonl"):
+        return {}
+    counter = TokenCounter.from_pretrained(model_path, ctx.profile.model.trust_remote_code)
+    seen = list(dict.fromkeys(t for r in read_jsonl(ctx.run.artifact("traces.jsonl"))  # one of each text
+                              for t in _message_texts(r.get("prompt", [])) + _message_texts(r.get("completion", []))))
+    sets: dict[str, list[str]] = {}
+    if ctx.run.has_artifact(PAIRS_ARTIFACT.format(split="heldout")):
+        sets["held-out pairs (notebook 03)"] = [  # the client's turns once, then both responses
+            t for r in load_pairs(ctx, "heldout")
+            for t in _message_texts(r.get("conversation_a", [])) + _message_texts(r.get("conversation_b", [])[-1:])]
+    for name, comparisons in comparisons_by_set.items():
+        sets[name] = [t for c in comparisons for t in _message_texts(c.context) + [c.chosen, c.rejected]]
+    return {name: counter.unseen(seen, texts) for name, texts in sets.items()}
+
+
 def judge_both_orders(ctx: NotebookContext, model_path: str, rows: Sequence[dict]) -> list[dict]:
     """Judge each pair twice, as placed and with A and B swapped (one engine start): one row per judgement with
     the pair's `id`, `order` ('AB': the preferred response shown as A, 'BA': shown as B), the `verdict` under the

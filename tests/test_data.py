@@ -537,6 +537,34 @@ def test_token_counter_counts_the_chat_prompt_like_chatml():
     assert counter.texts(texts, batch_size=3) == [len(tok.encode(t).ids) for t in texts]
 
 
+
+@pytest.mark.slow
+def test_token_counter_counts_tokens_never_seen_in_training():
+    tokenizers = pytest.importorskip("tokenizers")
+    transformers = pytest.importorskip("transformers")
+    from rmr1lib.tinymodel import SPECIAL_TOKENS
+    from rmr1lib.tokens import TokenCounter
+
+    tok = tokenizers.Tokenizer(tokenizers.models.BPE())
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(vocab_size=300, special_tokens=list(SPECIAL_TOKENS),
+                                             initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["judge the two replies", "which reply is better"] * 20, trainer)
+    counter = TokenCounter(transformers.PreTrainedTokenizerFast(tokenizer_object=tok))
+    # a text made only of training words has no unseen token
+    same = counter.unseen(["judge the two replies"], ["judge the two", "judge"])
+    assert (same["unseen"], same["unseen_share"], same["top_unseen"]) == (0, 0.0, [])
+    assert same["tokens"] == len(tok.encode("judge the two").ids) + len(tok.encode("judge").ids)
+    # "which reply is better" is tokenized into tokens the first sentence never holds
+    new = counter.unseen(["judge the two replies"], ["which reply is better", "which reply is better"], top=2)
+    missing = [t for t in tok.encode("which reply is better").ids if t not in tok.encode("judge the two replies").ids]
+    assert new["unseen"] == 2 * len(missing) and new["tokens"] == 2 * len(tok.encode("which reply is better").ids)
+    assert len(new["top_unseen"]) == 2 and all(n == 2 for _, n in new["top_unseen"])
+    assert counter.unseen([], ["judge"])["unseen_share"] == 1.0
+    with pytest.raises(TypeError, match="lists of texts"):
+        counter.unseen("judge", ["judge"])
+
 # ----------------------------------------------------------------------------------------------------------
 # HTML views used by notebook 02 (rmr1lib.figures): escaped, balanced, every part marked
 # ----------------------------------------------------------------------------------------------------------

@@ -121,6 +121,30 @@ def test_the_final_judge_judges_the_miniature_benchmarks(evaluation, smoke_profi
     assert best_shortcut <= 0.6
 
 
+def test_tokens_the_judge_never_saw_in_training(evaluation, smoke_profile):
+    """Notebook 06 counts, per benchmark and for the held-out pairs, the tokens that never occur in the run's
+    distillation data. The held-out pairs are worded like the training pairs, the benchmarks are not: recount both
+    from the files (the comparisons, notebook 01's held-out pairs, notebook 03's traces) with the run's tokenizer."""
+    from transformers import AutoTokenizer
+
+    run, summary, rows = evaluation
+    unseen = summary["unseen_tokens"]
+    suite = comparisons_from_profile(smoke_profile, smoke_profile.seed)
+    assert list(unseen) == ["held-out pairs (notebook 03)", *suite]
+    tok = AutoTokenizer.from_pretrained(summary["model_path"])
+    ids = lambda text: tok(text, add_special_tokens=False)["input_ids"]
+    seen = {t for r in read_jsonl(run.artifact("traces.jsonl")) for m in r["prompt"] + r["completion"]
+            for t in ids(m["content"])}
+    for name, comparisons in suite.items():
+        tokens = [t for c in comparisons for text in [m["content"] for m in c.context] + [c.chosen, c.rejected]
+                  for t in ids(text)]
+        missing = sum(t not in seen for t in tokens)
+        assert (unseen[name]["tokens"], unseen[name]["unseen"]) == (len(tokens), missing), name
+        assert unseen[name]["unseen_share"] > 0.1, name  # other words than training (0.23-0.30 measured)
+    held = unseen["held-out pairs (notebook 03)"]
+    assert held["tokens"] > 1000 and held["unseen_share"] < 0.01  # the training wording (0 measured)
+
+
 def test_notebook_time_budget(evaluation):
     run, summary, rows = evaluation
     seconds = json.loads(run.manifest_path.read_text())["notebooks"]["06_evaluation"]["seconds"]
