@@ -302,8 +302,16 @@ def judge_rows(ctx: NotebookContext, model_path: str, rows: Sequence[dict], orde
         generator.close()
 
 
-def _message_texts(messages: Iterable[dict]) -> list[str]:
-    return [m["content"] for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)]
+def _message_texts(messages: Optional[Iterable[dict]]) -> list[str]:
+    return [m["content"] for m in messages or () if isinstance(m, dict) and isinstance(m.get("content"), str)]
+
+
+def pair_texts(row: dict) -> list[str]:
+    """The texts of a preference row the judge reads: the client's turns once and both responses; for a row that
+    holds only the rendered judge prompt (released RL rows), that prompt's non-system messages."""
+    if row.get("conversation_a") and row.get("conversation_b"):
+        return _message_texts(row["conversation_a"]) + _message_texts(row["conversation_b"][-1:])
+    return _message_texts(m for m in row.get("context_messages") or () if m.get("role") != "system")
 
 
 def unseen_tokens(ctx: NotebookContext, model_path: str, comparisons_by_set: dict[str, Sequence]) -> dict:
@@ -320,9 +328,7 @@ def unseen_tokens(ctx: NotebookContext, model_path: str, comparisons_by_set: dic
                               for t in _message_texts(r.get("prompt", [])) + _message_texts(r.get("completion", []))))
     sets: dict[str, list[str]] = {}
     if ctx.run.has_artifact(PAIRS_ARTIFACT.format(split="heldout")):
-        sets["held-out pairs (notebook 03)"] = [  # the client's turns once, then both responses
-            t for r in load_pairs(ctx, "heldout")
-            for t in _message_texts(r.get("conversation_a", [])) + _message_texts(r.get("conversation_b", [])[-1:])]
+        sets["held-out pairs (notebook 03)"] = [t for r in load_pairs(ctx, "heldout") for t in pair_texts(r)]
     for name, comparisons in comparisons_by_set.items():
         sets[name] = [t for c in comparisons for t in _message_texts(c.context) + [c.chosen, c.rejected]]
     return {name: counter.unseen(seen, texts) for name, texts in sets.items()}

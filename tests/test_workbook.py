@@ -12,7 +12,7 @@ from rmr1lib.figures import pipeline_figure
 from rmr1lib.hub import resolve_model
 from rmr1lib.profiles import load_profile
 from rmr1lib.workbook import (base_model_path, grpo_start_model, judge_to_evaluate, latest_judge, load_pairs,
-                              start_notebook)
+                              pair_texts, start_notebook)
 
 
 @pytest.fixture
@@ -206,3 +206,18 @@ def test_generate_texts_takes_the_profiles_engine_unless_told(runs_root):
     assert text == direct and text
     with pytest.raises(ConfigError, match="generation backend 'nonesuch' is not known"):
         generate_texts(ctx, path, [messages], max_new_tokens=6, backend="nonesuch")
+
+
+def test_pair_texts_reads_both_row_schemas():
+    from rmr1lib.synthetic import make_pairs
+
+    row = make_pairs(1, seed=3)[0]
+    a, b = row["conversation_a"], row["conversation_b"]
+    # the client's turns once, then both responses
+    assert pair_texts(row) == [m["content"] for m in a] + [b[-1]["content"]]
+    # a released RL row holds only the rendered judge prompt: its non-system messages
+    released = {"id": "r1", "context_messages": [{"role": "system", "content": "judge"},
+                                                 {"role": "user", "content": "the rendered pair"}],
+                "conversation_a": None, "conversation_b": None}
+    assert pair_texts(released) == ["the rendered pair"]
+    assert pair_texts({"id": "empty"}) == []
