@@ -50,16 +50,23 @@ class TokenCounter:
             out += self.tokenizer(list(texts[start:start + batch_size]), add_special_tokens=False)["input_ids"]
         return out
 
-    def unseen(self, seen_texts: Sequence[str], texts: Sequence[str], top: int = 8) -> dict:
-        """How many tokens of `texts` never occur in `seen_texts` (say, a judge's training data): a model trained
-        from scratch on `seen_texts` has never updated those tokens' embeddings in any context.
+    def token_set(self, texts: Sequence[str]) -> frozenset:
+        """Every token id that occurs in `texts`."""
+        if isinstance(texts, str):
+            raise TypeError("TokenCounter.token_set: pass a list of texts, not a single string")
+        return frozenset(t for ids in self.ids(list(texts)) for t in ids)
+
+    def unseen(self, seen_texts, texts: Sequence[str], top: int = 8) -> dict:
+        """How many tokens of `texts` never occur in `seen_texts` (say, a judge's training data; or the token ids
+        `token_set` gave for them, to count several sets against the same data): a model trained from scratch on
+        `seen_texts` has never updated those tokens' embeddings in any context.
 
         Returns the token count, the unseen count and share, and the `top` most frequent unseen tokens as text."""
         from collections import Counter
 
         if isinstance(seen_texts, str) or isinstance(texts, str):
             raise TypeError("TokenCounter.unseen: pass lists of texts, not a single string")
-        seen = {t for ids in self.ids(list(seen_texts)) for t in ids}
+        seen = seen_texts if isinstance(seen_texts, (set, frozenset)) else self.token_set(seen_texts)
         missing: Counter = Counter()
         total = 0
         for ids in self.ids(list(texts)):

@@ -324,8 +324,9 @@ def unseen_tokens(ctx: NotebookContext, model_path: str, comparisons_by_set: dic
     if not ctx.run.has_artifact("traces.jsonl"):
         return {}
     counter = TokenCounter.from_pretrained(model_path, ctx.profile.model.trust_remote_code)
-    seen = list(dict.fromkeys(t for r in read_jsonl(ctx.run.artifact("traces.jsonl"))  # one of each text
-                              for t in _message_texts(r.get("prompt", [])) + _message_texts(r.get("completion", []))))
+    seen = counter.token_set(list(dict.fromkeys(  # one of each text
+        t for r in read_jsonl(ctx.run.artifact("traces.jsonl"))
+        for t in _message_texts(r.get("prompt", [])) + _message_texts(r.get("completion", [])))))
     sets: dict[str, list[str]] = {}
     if ctx.run.has_artifact(PAIRS_ARTIFACT.format(split="heldout")):
         sets["held-out pairs (notebook 03)"] = [t for r in load_pairs(ctx, "heldout") for t in pair_texts(r)]

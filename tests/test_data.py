@@ -562,8 +562,14 @@ def test_token_counter_counts_tokens_never_seen_in_training():
     assert new["unseen"] == 2 * len(missing) and new["tokens"] == 2 * len(tok.encode("which reply is better").ids)
     assert len(new["top_unseen"]) == 2 and all(n == 2 for _, n in new["top_unseen"])
     assert counter.unseen([], ["judge"])["unseen_share"] == 1.0
+    # the training side given once as token ids counts the same
+    ids = counter.token_set(["judge the two replies"])
+    assert ids == frozenset(tok.encode("judge the two replies").ids)
+    assert counter.unseen(ids, ["which reply is better"] * 2, top=2) == new
     with pytest.raises(TypeError, match="lists of texts"):
         counter.unseen("judge", ["judge"])
+    with pytest.raises(TypeError, match="a list of texts"):
+        counter.token_set("judge")
 
 # ----------------------------------------------------------------------------------------------------------
 # HTML views used by notebook 02 (rmr1lib.figures): escaped, balanced, every part marked
