@@ -511,12 +511,10 @@ def test_shuffled_indices_match_datasets_shuffle():
     assert sorted(shuffled_indices(50, 42)) == list(range(50))
 
 
-@pytest.mark.slow
-def test_token_counter_counts_the_chat_prompt_like_chatml():
+def _small_bpe():
+    """A byte-level BPE tokenizer (tokenizers.Tokenizer) trained on two short sentences."""
     tokenizers = pytest.importorskip("tokenizers")
-    transformers = pytest.importorskip("transformers")
-    from rmr1lib.tinymodel import CHATML_TEMPLATE, SPECIAL_TOKENS
-    from rmr1lib.tokens import TokenCounter
+    from rmr1lib.tinymodel import SPECIAL_TOKENS
 
     tok = tokenizers.Tokenizer(tokenizers.models.BPE())
     tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -524,6 +522,16 @@ def test_token_counter_counts_the_chat_prompt_like_chatml():
     trainer = tokenizers.trainers.BpeTrainer(vocab_size=300, special_tokens=list(SPECIAL_TOKENS),
                                              initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(["judge the two replies", "which reply is better"] * 20, trainer)
+    return tok
+
+
+@pytest.mark.slow
+def test_token_counter_counts_the_chat_prompt_like_chatml():
+    transformers = pytest.importorskip("transformers")
+    from rmr1lib.tinymodel import CHATML_TEMPLATE
+    from rmr1lib.tokens import TokenCounter
+
+    tok = _small_bpe()
     fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>",
                                                 pad_token="<|endoftext|>", chat_template=CHATML_TEMPLATE)
     counter = TokenCounter(fast)
@@ -537,20 +545,12 @@ def test_token_counter_counts_the_chat_prompt_like_chatml():
     assert counter.texts(texts, batch_size=3) == [len(tok.encode(t).ids) for t in texts]
 
 
-
 @pytest.mark.slow
 def test_token_counter_counts_tokens_never_seen_in_training():
-    tokenizers = pytest.importorskip("tokenizers")
     transformers = pytest.importorskip("transformers")
-    from rmr1lib.tinymodel import SPECIAL_TOKENS
     from rmr1lib.tokens import TokenCounter
 
-    tok = tokenizers.Tokenizer(tokenizers.models.BPE())
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = tokenizers.decoders.ByteLevel()
-    trainer = tokenizers.trainers.BpeTrainer(vocab_size=300, special_tokens=list(SPECIAL_TOKENS),
-                                             initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["judge the two replies", "which reply is better"] * 20, trainer)
+    tok = _small_bpe()
     counter = TokenCounter(transformers.PreTrainedTokenizerFast(tokenizer_object=tok))
     # a text made only of training words has no unseen token
     same = counter.unseen(["judge the two replies"], ["judge the two", "judge"])
