@@ -28,7 +28,8 @@ from .ablations import (default_budget, plan_study, result_row, stage_overrides,
 from .errors import RmR1Error
 from .files import atomic_write_json, read_jsonl
 from .profiles import Profile, with_overrides
-from .workbook import (RL_MODEL_ARTIFACT, SFT_MODEL_ARTIFACT, NotebookContext, base_model_path, load_pairs)
+from .workbook import (RL_MODEL_ARTIFACT, SFT_MODEL_ARTIFACT, TRACES_ARTIFACT, NotebookContext, base_model_path,
+                       load_pairs)
 
 STUDY_DIR = "ablations"
 STAGE_FILE = "stage.json"
@@ -212,7 +213,7 @@ def study_data(ctx: NotebookContext) -> dict:
     when the traces come from a released distillation set: the verdict-only variant then reads the traces' own
     prompts and labels)."""
     train = load_pairs(ctx, "train")
-    traces = read_jsonl(ctx.run.artifact("traces.jsonl"))
+    traces = read_jsonl(ctx.run.artifact(TRACES_ARTIFACT))
     if not traces:
         raise RmR1Error(f"run {ctx.run.dir}: traces.jsonl is empty; rerun notebook 03")
     by_id = {r["id"]: r for r in train}

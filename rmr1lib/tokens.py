@@ -37,11 +37,7 @@ class TokenCounter:
 
     def texts(self, texts: Sequence[str], batch_size: int = 512) -> list[int]:
         """Tokens of each plain text (no special tokens added)."""
-        counts: list[int] = []
-        for start in range(0, len(texts), batch_size):
-            batch = list(texts[start:start + batch_size])
-            counts += [len(ids) for ids in self.tokenizer(batch, add_special_tokens=False)["input_ids"]]
-        return counts
+        return [len(ids) for ids in self.ids(texts, batch_size=batch_size)]
 
     def ids(self, texts: Sequence[str], batch_size: int = 512) -> list[list[int]]:
         """Token ids of each plain text (no special tokens added)."""

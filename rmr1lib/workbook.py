@@ -207,6 +207,7 @@ def tiny_model_path(ctx: NotebookContext, profile: Optional[Profile] = None,
 
 # Artifacts that notebooks hand to each other, with the notebook that produces each.
 PAIRS_ARTIFACT = "{split}_pairs.jsonl"          # 01_data_prep: split = train | heldout
+TRACES_ARTIFACT = "traces.jsonl"                # 03_distillation: the kept teacher traces SFT trains on
 SFT_MODEL_ARTIFACT = "sft_model"                # 03_distillation (a full model folder, LoRA merged)
 RL_MODEL_ARTIFACT = "rl_model"                  # 04_rl_single_gpu (a full model folder, LoRA merged)
 JUDGE_CHAIN = (RL_MODEL_ARTIFACT, SFT_MODEL_ARTIFACT)
@@ -262,10 +263,10 @@ def rl_training_rows(ctx: NotebookContext, train_rows: Sequence[dict]) -> tuple[
     rows = list(train_rows)
     if not prof.rl.exclude_distilled_pairs:
         report["why"] = "rl.exclude_distilled_pairs is false: RL trains on every training pair"
-    elif prof.recipe() == "rl_only" or not ctx.run.has_artifact("traces.jsonl"):
+    elif prof.recipe() == "rl_only" or not ctx.run.has_artifact(TRACES_ARTIFACT):
         report["why"] = "no distillation stage in this run: nothing to exclude"
     else:
-        rows, counts = exclude_distilled(train_rows, read_jsonl(ctx.run.artifact("traces.jsonl")))
+        rows, counts = exclude_distilled(train_rows, read_jsonl(ctx.run.artifact(TRACES_ARTIFACT)))
         report.update(counts, why="pairs the distillation SFT trained on are left out (matched by id or prompt)")
         if not rows:
             raise DataError(f"every one of the {len(train_rows)} training pairs was used for distillation, so the RL "
@@ -321,11 +322,11 @@ def unseen_tokens(ctx: NotebookContext, model_path: str, comparisons_by_set: dic
     from .files import read_jsonl
     from .tokens import TokenCounter
 
-    if not ctx.run.has_artifact("traces.jsonl"):
+    if not ctx.run.has_artifact(TRACES_ARTIFACT):
         return {}
     counter = TokenCounter.from_pretrained(model_path, ctx.profile.model.trust_remote_code)
     seen = counter.token_set(list(dict.fromkeys(  # one of each text
-        t for r in read_jsonl(ctx.run.artifact("traces.jsonl"))
+        t for r in read_jsonl(ctx.run.artifact(TRACES_ARTIFACT))
         for t in _message_texts(r.get("prompt", [])) + _message_texts(r.get("completion", [])))))
     sets: dict[str, list[str]] = {}
     if ctx.run.has_artifact(PAIRS_ARTIFACT.format(split="heldout")):
