@@ -975,12 +975,12 @@ def mixed_chat_rows(n: int, seed: int, question_split: str, reply_split: str, st
         if not pool:
             continue
         r = pool[len(rows) % len(pool)]
-        good, bad = (r["conversation_a"], r["conversation_b"]) if r["winner"] == "model_a" else \
+        good, bad = (r["conversation_a"], r["conversation_b"]) if _row_side(r) == "A" else \
             (r["conversation_b"], r["conversation_a"])
         user = q["conversation_a"][:-1]
         conv_good = user + [{**good[-1], "content": style_versions(good[-1]["content"], "chat")[style]}]
         conv_bad = user + [{**bad[-1], "content": style_versions(bad[-1]["content"], "chat")[style]}]
-        a, b = (conv_good, conv_bad) if q["winner"] == "model_a" else (conv_bad, conv_good)
+        a, b = (conv_good, conv_bad) if _row_side(q) == "A" else (conv_bad, conv_good)
         constraint = q["meta"]["constraints"][0]
         if not check_constraint(constraint, conv_good[-1]["content"]) or \
                 check_constraint(constraint, conv_bad[-1]["content"]):
