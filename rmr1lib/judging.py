@@ -211,6 +211,20 @@ def final_answers_by(results: Sequence[dict], key: str = "task") -> dict:
     return _answer_counts(_stated_answers(results, key))
 
 
+def reference_answers(rows: Sequence[dict]) -> dict:
+    """Row id -> the right answer, for the rows that carry one (synthetic reasoning pairs: meta.reference_answer);
+    the `references` of `describe_final_answers`. A row without an id raises DataError naming its position."""
+    out = {}
+    for i, row in enumerate(rows):
+        meta = row.get("meta") or {}
+        if "reference_answer" not in meta:
+            continue
+        if "id" not in row:
+            raise DataError(f"row {i} has a reference answer but no 'id'")
+        out[row["id"]] = meta["reference_answer"]
+    return out
+
+
 def describe_final_answers(results: Sequence[dict], who: str = "The judge", key: str = "task",
                            references: Optional[dict] = None, share: float = 0.9, at_least: int = 8) -> list[str]:
     """Sentences, computed from the traces, about the judge's own final answers (`final_answers_by`), one per task
@@ -659,7 +673,7 @@ def describe_judge(results: Sequence[dict], name: str = "the judge", rule: str =
 __all__ = ["ORDERS", "has_responses", "baseline_items_from_pairs", "baseline_items_from_comparisons", "baseline_scores",
            "judge_messages", "swap_sides", "score_judgement", "judge_pairs", "wilson_interval", "clustered_interval",
            "position_consistency", "verdict_metrics", "verdict_metrics_by", "final_answers_by",
-           "describe_final_answers", "trace_reading", "describe_readings", "solution_steps_by",
+           "reference_answers", "describe_final_answers", "trace_reading", "describe_readings", "solution_steps_by",
            "chat_cases_from_rows", "chat_cases_from_comparisons", "chat_steps_by", "describe_chat_steps",
            "WORDING_CONDITIONS", "reply_wording_probe",
            "describe_solution_steps", "describe_accuracy", "describe_position_bias",

@@ -435,3 +435,15 @@ def test_reply_wording_probe_counts_each_condition_apart():
         assert counts == {"judgements": 12, "rule_read": 12, "replies_read": 12, "decision_follows": 12, "right": 12}
     collapsed = reply_wording_probe(_Always("B"), "instruct_cor", None, n=6, seed=5)
     assert all(c["judgements"] == 12 and c["rule_read"] == 0 and c["right"] == 6 for c in collapsed.values())
+
+
+def test_reference_answers_map_ids_of_rows_that_carry_one():
+    from rmr1lib.errors import DataError
+    from rmr1lib.judging import reference_answers
+
+    rows = [{"id": "r1", "meta": {"reference_answer": "Yes"}}, {"id": "c1", "meta": {"kind": "chat"}},
+            {"id": "r2", "meta": {"reference_answer": "odd"}}, {"id": "x"}]
+    assert reference_answers(rows) == {"r1": "Yes", "r2": "odd"}
+    assert reference_answers([]) == {}
+    with pytest.raises(DataError, match="row 1 has a reference answer but no 'id'"):
+        reference_answers([rows[0], {"meta": {"reference_answer": "No"}}])
