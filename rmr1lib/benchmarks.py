@@ -576,6 +576,62 @@ def load_comparisons(benchmark: str, data: str = "synthetic", *, source: Optiona
     return expand_items(benchmark, cap_items(items, max_items, seed))
 
 
+#: the most a shortcut baseline may score on a miniature suite (issue 9's floor for the synthetic data)
+SHORTCUT_LIMIT = 0.60
+MAX_SUITE_DRAWS = 200
+
+
+def _suite_draw_seed(seed: int, draw: int) -> int:
+    return seed if draw == 0 else _derived_seed(seed, f"suite-draw|{draw}")
+
+
+def synthetic_suite(benchmarks: Sequence[str], n: int = 1, seed: int = 0, *, max_items: int = 0,
+                    limit: float = SHORTCUT_LIMIT, max_draws: int = MAX_SUITE_DRAWS) -> tuple[dict, dict]:
+    """The miniature benchmarks `benchmarks` for a seed, with no shortcut in them: ({benchmark: comparisons}, info).
+
+    A few items per part leave chance imbalances: at some seeds most preferred responses are the shorter ones, and
+    "prefer the shorter" would beat a judge. So every shortcut baseline (`judging.baseline_scores`, all the
+    comparisons together in both orders) must score at most `limit`; a draw that fails is replaced by the next
+    one, drawn from a seed derived from `seed` and the draw number (draw 0 uses `seed` itself, so a seed whose
+    first draw passes keeps its items). `info` records the seed, the draw used and its seed, the draws rejected with
+    their best shortcut, and the kept draw's baseline accuracies. DataError after `max_draws` failed draws."""
+    from .judging import baseline_items_from_comparisons, baseline_scores
+
+    names = [_check_benchmark(b) for b in benchmarks]
+    if not names:
+        raise ConfigError("synthetic_suite: no benchmark asked for")
+    if isinstance(max_draws, bool) or not isinstance(max_draws, int) or max_draws < 1:
+        raise ConfigError(f"synthetic_suite: max_draws must be a positive integer, got {max_draws!r}")
+    rejected = []
+    for draw in range(max_draws):
+        draw_seed = _suite_draw_seed(seed, draw)
+        suite = {b: load_comparisons(b, "synthetic", seed=draw_seed, synthetic_n=n, max_items=max_items)
+                 for b in names}
+        scores = baseline_scores(baseline_items_from_comparisons([c for cs in suite.values() for c in cs]))
+        worst = max(scores, key=lambda k: scores[k]["accuracy"])
+        if scores[worst]["accuracy"] <= limit + 1e-12:
+            info = {"seed": seed, "draw": draw, "draw_seed": draw_seed, "limit": limit, "rejected": rejected,
+                    "baselines": {k: round(v["accuracy"], 4) for k, v in scores.items()}}
+            return suite, info
+        rejected.append({"draw": draw, "draw_seed": draw_seed, "shortcut": worst,
+                         "accuracy": round(scores[worst]["accuracy"], 4)})
+    raise DataError(f"synthetic_suite: {max_draws} draws of the miniature {', '.join(names)} for seed {seed} all "
+                    f"had a shortcut baseline above {limit} (the last: {rejected[-1]['shortcut']} "
+                    f"{rejected[-1]['accuracy']}); raise the items per part (eval.synthetic_n)")
+
+
+def describe_suite_draw(info: dict) -> str:
+    """One sentence on how a miniature suite was drawn (`synthetic_suite`'s info)."""
+    best = max(info["baselines"].items(), key=lambda kv: kv[1])
+    kept = f"the best shortcut baseline, \"{best[0]}\", scores {best[1]:.2f} (limit {info['limit']:.2f})"
+    if not info["rejected"]:
+        return f"The miniature benchmarks of seed {info['seed']} are its first draw: {kept}."
+    why = "; ".join(f"draw {r['draw']}: \"{r['shortcut']}\" {r['accuracy']:.2f}" for r in info["rejected"])
+    return (f"The miniature benchmarks of seed {info['seed']} were drawn {len(info['rejected']) + 1} times: "
+            f"{len(info['rejected'])} draw(s) had a shortcut above the limit ({why}); in the kept draw "
+            f"(seed {info['draw_seed']}) {kept}.")
+
+
 def describe_comparisons(comparisons: Sequence[Comparison]) -> list[dict]:
     """Counts per benchmark and subset (RM-Bench domain, RMB goal and set): a table for a notebook."""
     counts: dict[tuple, int] = {}
@@ -596,5 +652,6 @@ __all__ = [
     "validate_rewardbench_item", "validate_rmbench_item", "validate_rmb_item", "rmb_item_set", "load_items",
     "expand_items", "expand_rewardbench", "expand_rmbench", "expand_rmb", "cap_items", "synthetic_items",
     "synthetic_rewardbench", "synthetic_rmbench", "synthetic_rmb", "load_comparisons", "describe_comparisons",
+    "SHORTCUT_LIMIT", "synthetic_suite", "describe_suite_draw",
     "RMBENCH_DOMAINS",
 ]

@@ -328,16 +328,25 @@ def settings_from_profile(profile: Profile, seed: Optional[int] = None) -> EvalS
                         batch_size=gen.batch_size).check()
 
 
-def comparisons_from_profile(profile: Profile, seed: Optional[int] = None) -> dict[str, list]:
-    """{benchmark: comparisons} for the profile's eval section (miniature or real data, sources, caps)."""
-    from .benchmarks import load_comparisons
+def suite_from_profile(profile: Profile, seed: Optional[int] = None) -> tuple[dict[str, list], Optional[dict]]:
+    """({benchmark: comparisons}, how the miniature suite was drawn) for the profile's eval section. Miniature
+    data come from `benchmarks.synthetic_suite` (no shortcut baseline above 0.60; its info is the second value);
+    real data are loaded as they are (second value None)."""
+    from .benchmarks import load_comparisons, synthetic_suite
 
     seed = profile.seed if seed is None else seed
     cfg = profile.eval
+    wanted = [b for b in BENCHMARKS if b in cfg.benchmarks]
+    if cfg.data == "synthetic":
+        return synthetic_suite(wanted, cfg.synthetic_n, seed, max_items=cfg.max_items)
     sources = {"rewardbench": cfg.rewardbench_source, "rm-bench": cfg.rmbench_source, "rmb": cfg.rmb_source}
     return {b: load_comparisons(b, cfg.data, source=sources[b] or None, seed=seed, synthetic_n=cfg.synthetic_n,
-                                max_items=cfg.max_items)
-            for b in BENCHMARKS if b in cfg.benchmarks}
+                                max_items=cfg.max_items) for b in wanted}, None
+
+
+def comparisons_from_profile(profile: Profile, seed: Optional[int] = None) -> dict[str, list]:
+    """{benchmark: comparisons} for the profile's eval section (miniature or real data, sources, caps)."""
+    return suite_from_profile(profile, seed)[0]
 
 
 def paper_reference(checkpoint: str, paper_model: str = "auto", family: str = "", size: str = "") -> tuple[str, str]:
@@ -514,7 +523,7 @@ def _sources(items: Sequence[str]) -> dict[str, str]:
 def _run_command(args: argparse.Namespace) -> dict:
     from . import runtime
     from .authors import learn_authors_template, use_authors_template
-    from .benchmarks import load_comparisons
+    from .benchmarks import load_comparisons, synthetic_suite
 
     if args.device == "cpu":
         runtime.configure_environment(offline=False)
@@ -531,9 +540,12 @@ def _run_command(args: argparse.Namespace) -> dict:
                             temperature=args.temperature, verdict_rule=args.verdict_rule, orders=args.orders,
                             order_seed=args.seed, sampling_seed=args.seed, batch_size=args.batch_size).check()
     wanted = [b for b in BENCHMARKS if b in (args.benchmark or BENCHMARKS)]
-    comparisons = [c for b in wanted for c in load_comparisons(b, args.data, source=sources.get(b), seed=args.seed,
-                                                               synthetic_n=args.synthetic_n,
-                                                               max_items=args.max_items)]
+    if args.data == "synthetic":  # the same suite as notebook 06 for the same benchmarks and seed
+        suite, _ = synthetic_suite(wanted, args.synthetic_n, args.seed, max_items=args.max_items)
+        comparisons = [c for b in wanted for c in suite[b]]
+    else:
+        comparisons = [c for b in wanted for c in load_comparisons(b, args.data, source=sources.get(b),
+                                                                   seed=args.seed, max_items=args.max_items)]
     engine = dict(backend=args.backend, dtype=args.dtype, device=args.device, batch_size=args.batch_size,
                   max_model_len=args.max_model_len, tensor_parallel_size=args.tensor_parallel_size)
     report = evaluate_model(args.model, comparisons, settings, args.out, engine=engine, keep_text=not args.no_text)

@@ -232,7 +232,8 @@ def test_miniatures_share_no_item_with_training_and_shortcuts_stay_near_chance()
     train = make_pairs(3000, 42)
     seen = {(r["conversation_a"][-2]["content"], r[f"conversation_{s}"][-1]["content"]) for r in train for s in "ab"}
     questions = {r["conversation_a"][-2]["content"] for r in train}
-    comps = [c for b in bm.BENCHMARKS for c in bm.load_comparisons(b, "synthetic", seed=42, synthetic_n=2)]
+    suite, _ = bm.synthetic_suite(bm.BENCHMARKS, 2, 42)
+    comps = [c for items in suite.values() for c in items]
     assert len(comps) >= 128
     # no comparison repeats a training question with either of its responses, and no question is a training one
     assert not [c.id for c in comps if (c.context[-1]["content"], c.chosen) in seen
@@ -240,6 +241,49 @@ def test_miniatures_share_no_item_with_training_and_shortcuts_stay_near_chance()
     assert not [c.id for c in comps if c.context[-1]["content"] in questions]
     for name, score in baseline_scores(baseline_items_from_comparisons(comps)).items():
         assert score["accuracy"] <= 0.60, (name, score)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_miniature_suites_have_no_shortcut_at_any_seed(n):
+    from rmr1lib.judging import baseline_items_from_comparisons, baseline_scores
+
+    redrawn = 0
+    for seed in range(40, 70):
+        suite, info = bm.synthetic_suite(bm.BENCHMARKS, n, seed)
+        comps = [c for items in suite.values() for c in items]
+        assert len(comps) >= (128 if n == 2 else 64)
+        scores = baseline_scores(baseline_items_from_comparisons(comps))
+        assert max(v["accuracy"] for v in scores.values()) <= bm.SHORTCUT_LIMIT + 1e-9, (seed, scores)
+        assert info["baselines"] == {k: round(v["accuracy"], 4) for k, v in scores.items()}
+        assert all(r["accuracy"] > bm.SHORTCUT_LIMIT for r in info["rejected"])
+        assert info["draw"] == len(info["rejected"])
+        redrawn += bool(info["rejected"])
+    assert redrawn > 0  # without the redraw some of these seeds would have a length shortcut
+
+
+def test_a_seed_whose_first_draw_passes_keeps_its_items_and_a_failing_one_is_redrawn():
+    first = {b: bm.load_comparisons(b, "synthetic", seed=42, synthetic_n=2) for b in bm.BENCHMARKS}
+    suite, info = bm.synthetic_suite(bm.BENCHMARKS, 2, 42)
+    assert info["draw"] == 0 and info["draw_seed"] == 42 and not info["rejected"]
+    texts = lambda cs: [(c.context[-1]["content"], c.chosen, c.rejected) for c in cs]
+    assert {b: texts(cs) for b, cs in suite.items()} == {b: texts(cs) for b, cs in first.items()}
+    assert "first draw" in bm.describe_suite_draw(info)
+    failing = next(s for s in range(40, 70) if bm.synthetic_suite(bm.BENCHMARKS, 2, s)[1]["rejected"])
+    suite, info = bm.synthetic_suite(bm.BENCHMARKS, 2, failing)
+    assert info["draw_seed"] != failing
+    assert texts(suite["rm-bench"]) != texts(bm.load_comparisons("rm-bench", "synthetic", seed=failing, synthetic_n=2))
+    sentence = bm.describe_suite_draw(info)
+    assert f"seed {failing} were drawn {info['draw'] + 1} times" in sentence
+    assert f"{info['rejected'][0]['shortcut']}\" {info['rejected'][0]['accuracy']:.2f}" in sentence
+
+
+def test_a_suite_that_cannot_be_balanced_fails_clearly():
+    with pytest.raises(DataError, match=r"3 draws of the miniature rmb for seed 7 all had a shortcut baseline above 0.1"):
+        bm.synthetic_suite(["rmb"], 1, 7, limit=0.1, max_draws=3)
+    with pytest.raises(ConfigError, match="no benchmark"):
+        bm.synthetic_suite([], 1, 7)
+    with pytest.raises(ConfigError, match="unknown benchmark|benchmark"):
+        bm.synthetic_suite(["nope"], 1, 7)
 
 
 def test_bad_options():

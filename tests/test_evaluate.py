@@ -350,7 +350,9 @@ def test_tiny_model_through_vllm_gives_a_results_file_the_score_command_accepts(
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
-    planned = 23 + 5 * 9 + len(bm.load_comparisons("rmb", "synthetic", seed=5, synthetic_n=1))
+    suite, _ = bm.synthetic_suite(bm.BENCHMARKS, 1, 5)  # the CLI draws the same shortcut-free suite as notebook 06
+    planned = 23 + 5 * 9 + len(suite["rmb"])
+    assert planned == sum(map(len, suite.values()))
     assert result["run"]["backend"] == "vllm" and result["run"]["judged"] == result["run"]["planned"] == planned
     assert result["run"]["judgements_per_second"] > 0
     rows = read_jsonl(out)
@@ -378,7 +380,7 @@ def test_tiny_model_through_vllm_gives_a_results_file_the_score_command_accepts(
     # back-ends agree token for token; an untrained model's judgements are too uniform to show it here)
     from rmr1lib.evaluate import evaluate_model
 
-    rmb = bm.load_comparisons("rmb", "synthetic", seed=5, synthetic_n=1)
+    rmb = suite["rmb"]
     fallback = tmp_path / "transformers.jsonl"
     report = evaluate_model(str(model), rmb, settings(prompt_kind="instruct_cor", max_new_tokens=24,
                                                       orders="random", order_seed=5, sampling_seed=5),
