@@ -576,7 +576,7 @@ def load_comparisons(benchmark: str, data: str = "synthetic", *, source: Optiona
     return expand_items(benchmark, cap_items(items, max_items, seed))
 
 
-#: the most a shortcut baseline may score on a miniature suite (issue 9's floor for the synthetic data)
+#: the most a shortcut baseline may score on a miniature suite (docs/synthetic.md, "No shortcuts")
 SHORTCUT_LIMIT = 0.60
 MAX_SUITE_DRAWS = 200
 
