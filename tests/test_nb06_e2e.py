@@ -119,6 +119,14 @@ def test_the_final_judge_judges_the_miniature_benchmarks(evaluation, smoke_profi
     assert max(pooled["share_A"], pooled["share_B"]) <= LEARNED["max_share"], pooled
     best_shortcut = max(v["accuracy"] for k, v in summary["floor"].items() if not k.startswith("judge"))
     assert best_shortcut <= 0.6
+    # the recorded draw of the miniature suite: the one the floor was computed on, for the run's seed
+    from rmr1lib.evaluate import suite_from_profile
+
+    draw = summary["suite_draw"]
+    assert draw == suite_from_profile(smoke_profile, smoke_profile.seed)[1]
+    assert draw["seed"] == smoke_profile.seed and draw["draw"] == len(draw["rejected"])
+    assert all(draw["baselines"][k] == pytest.approx(v["accuracy"], abs=1e-4)
+               for k, v in summary["floor"].items() if not k.startswith("judge"))
 
 
 def test_tokens_the_judge_never_saw_in_training(evaluation, smoke_profile):
