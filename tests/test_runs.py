@@ -88,3 +88,30 @@ def test_latest_run(tmp_path):
     b = open_run("smoke", "b", root=tmp_path)
     os.utime(a.manifest_path, (1, 1))
     assert latest_run("smoke", root=tmp_path).dir == b.dir
+
+
+def test_a_run_records_its_machine_and_a_change_of_machine(tmp_path, monkeypatch):
+    """The numbers of a seed hold on one kind of machine: a run records the CPU, its vector features and any
+    kernel setting; continued under another setting, it keeps the first and lists the other."""
+    from rmr1lib.profiles import load_profile
+    from rmr1lib.runs import CPU_KERNEL_ENV, open_profile_run
+
+    for key in CPU_KERNEL_ENV:
+        monkeypatch.delenv(key, raising=False)
+    profile = load_profile("smoke")
+    run = open_profile_run(profile, "m", root=tmp_path)
+    machine = run.manifest()["machine"]
+    assert machine["cores"] == os.cpu_count() and machine["kernel_env"] == {}
+    with open("/proc/cpuinfo") as fh:
+        flags = next(line for line in fh if line.startswith("flags")).split()
+    assert ("avx2" in machine["cpu_features"]) == ("avx2" in flags)
+    assert machine["cpu"] and machine["cpu"] != "unknown"
+
+    open_profile_run(profile, "m", root=tmp_path)  # the same machine: nothing to note
+    assert "machine_changes" not in run.manifest()
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    for _ in range(2):  # every notebook opens the run: the change is listed once
+        open_profile_run(profile, "m", root=tmp_path)
+    manifest = run.manifest()
+    assert manifest["machine"] == machine
+    assert [c["machine"]["kernel_env"] for c in manifest["machine_changes"]] == [{"ATEN_CPU_CAPABILITY": "avx2"}]
