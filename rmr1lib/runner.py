@@ -25,18 +25,21 @@ Workbook layer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import functools
 import os
 import re
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence, TextIO
 
 from . import runtime
-from .errors import RmR1Error
+from .errors import ConfigError, RmR1Error
 from .profiles import load_profile, parse_overrides
 from .progress import PROGRESS_ENV, format_duration
 from .files import repo_root
@@ -230,6 +233,30 @@ def _reporting_engine() -> str:
     return "rmr1-progress"
 
 
+class _KernelSockets:
+    """Where a notebook's kernel listens: Unix sockets in a private temporary folder, removed afterwards. Over
+    TCP (jupyter's default) any local user can connect to the kernel's ports and read its messages, and ipykernel
+    warns about that at every start; where there are no Unix sockets (Windows), TCP it is."""
+
+    def __init__(self):
+        self.folder: Optional[str] = None
+
+    def manager(self) -> dict:
+        """papermill's keyword for the kernel manager's settings (nothing where Unix sockets are unavailable).
+        The client still makes the manager, so it also stops the kernel (a manager passed in it would not)."""
+        if os.name != "posix":
+            return {}
+        from traitlets.config import Config
+
+        self.folder = tempfile.mkdtemp(prefix="rmr1-kernel-")  # mode 0700: only this user reaches the sockets
+        return {"config": Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(self.folder, "k")}})}
+
+    def close(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
 def execute_notebook(nb: Path, run: Run, parameters: dict, progress: Optional[CellProgress] = None) -> float:
     """Execute one notebook into the run's notebooks/ folder; return seconds, raise NotebookFailed.
 
@@ -247,13 +274,14 @@ def execute_notebook(nb: Path, run: Run, parameters: dict, progress: Optional[Ce
     # without a file descriptor, which vLLM's engine start needs ("UnsupportedOperation: fileno").
     os.environ.pop("PYTEST_CURRENT_TEST", None)
     engine = {"engine_name": _reporting_engine(), "reporter": progress} if progress is not None else {}
+    sockets = _KernelSockets()
     try:
         pm.execute_notebook(
             str(nb), str(running), parameters=parameters, kernel_name=KERNEL, cwd=str(nb.parent),
             progress_bar=False, log_output=False, request_save_on_cell_execute=True,
             # the kernel and what it started are killed once the last cell is done: a graceful stop costs 1.5-3 s
             # per notebook (the interpreter tearing down torch and vLLM), and cells write every artifact
-            shutdown_kernel="immediate", **engine,
+            shutdown_kernel="immediate", **sockets.manager(), **engine,
         )
     except BaseException as exc:  # noqa: BLE001 - every failure is reported the same way, then re-raised
         seconds = time.time() - t0
@@ -265,6 +293,8 @@ def execute_notebook(nb: Path, run: Run, parameters: dict, progress: Optional[Ce
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise NotebookFailed(message) from None
+    finally:
+        sockets.close()
     os.replace(running, final)
     seconds = time.time() - t0
     run.notebook_status(nb.stem, status="done", finished=now_iso(), seconds=round(seconds, 1),
@@ -276,6 +306,34 @@ def _skip_reason(profile, notebook: str) -> str:
     from .workbook import skip_reason
 
     return skip_reason(profile, notebook)
+
+
+#: --cpu-kernels: the variables (inherited by every kernel) that narrow each library's instruction set
+CPU_KERNEL_SETTINGS = {
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+}
+
+
+def cpu_kernel_env(name: str) -> dict[str, str]:
+    """The environment variables of a --cpu-kernels setting; a ConfigError names the known ones."""
+    if name not in CPU_KERNEL_SETTINGS:
+        raise ConfigError(f"--cpu-kernels: unknown setting {name!r}; known: {', '.join(sorted(CPU_KERNEL_SETTINGS))}")
+    return dict(CPU_KERNEL_SETTINGS[name])
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """Set environment variables (inherited by the kernels started inside), then restore the old values."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def run_workbook(
@@ -290,13 +348,20 @@ def run_workbook(
     progress: Optional[bool] = None,
     log: Optional[Callable[[str], None]] = None,
     preflight: bool = True,
+    cpu_kernels: Optional[str] = None,
 ) -> Run:
     """Execute the workbook's notebooks in order for a profile; return the Run.
 
     `progress` (default: on) reports the running cell of each notebook: a self-updating line when stderr is a
     terminal, heartbeat lines through `log` otherwise. `preflight` (default: on) checks the machine first and
-    raises PreflightFailed, before any run folder exists, when the profile cannot run here.
+    raises PreflightFailed, before any run folder exists, when the profile cannot run here. `cpu_kernels`
+    ("avx2") makes the kernels' torch, oneDNN and MKL use AVX2 code even on a CPU with AVX-512: the numbers of a
+    machine without AVX-512, to check a result against the other CPU kind (see `CPU_KERNEL_SETTINGS`).
     """
+    if cpu_kernels is not None:
+        with _environment(cpu_kernel_env(cpu_kernels)):
+            return run_workbook(profile, overrides, run_name, resume, only, start, seed, notebooks, progress, log,
+                                preflight)
     log = log or (lambda message: print(message, flush=True))
     overrides = parse_overrides(overrides)
     prof = load_profile(profile, overrides)  # fail at once on a bad profile, before any kernel starts
@@ -381,13 +446,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="override the profile's seed")
     parser.add_argument("--check", action="store_true", help="run only the pre-flight checks, then stop")
     parser.add_argument("--skip-preflight", action="store_true", help="start the notebooks without the checks")
+    parser.add_argument("--cpu-kernels", default=None, choices=sorted(CPU_KERNEL_SETTINGS),
+                        help="use AVX2 kernels even on an AVX-512 CPU: the other CPU kind's numbers")
     args = parser.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     try:
         if args.check:
             return preflight_only(args.profile, args.overrides)
         run_workbook(args.profile, args.overrides, args.run_name, args.resume, only, args.start, args.seed,
-                     preflight=not args.skip_preflight)
+                     preflight=not args.skip_preflight, cpu_kernels=args.cpu_kernels)
     except RmR1Error as exc:
         print(f"\nrmr1 workbook: {exc}", file=sys.stderr)
         if isinstance(exc, NotebookFailed):

@@ -197,3 +197,49 @@ def test_cell_progress_on_a_terminal_redraws_one_line():
     progress.cell_end()
     progress.end()
     assert stream.getvalue().endswith("\r\x1b[K")
+
+
+def test_kernels_listen_on_private_unix_sockets_removed_afterwards(book, tmp_path):
+    """Not TCP: a local user could connect to a TCP kernel's ports (and ipykernel warns at every start)."""
+    import os
+
+    from rmr1lib.runner import execute_notebook
+    from rmr1lib.runs import open_run
+
+    nbs, runs, _ = book
+    seen = tmp_path / "transport.json"
+    _notebook(nbs / "05_where.ipynb", [
+        "import json, os\nfrom ipykernel.kernelapp import IPKernelApp\napp = IPKernelApp.instance()\n"
+        f"json.dump([app.transport, app.ip, oct(os.stat(os.path.dirname(app.ip)).st_mode & 0o777)], "
+        f"open({str(seen)!r}, 'w'))"])
+    execute_notebook(nbs / "05_where.ipynb", open_run("smoke", "ipc", root=runs), {})
+    transport, ip, mode = json.loads(seen.read_text())
+    assert transport == "ipc" and mode == "0o700"
+    assert not os.path.exists(os.path.dirname(ip)), "the kernel's socket folder was left behind"
+
+
+def test_cpu_kernels_avx2_reaches_the_kernels_and_the_manifest(book, monkeypatch):
+    """--cpu-kernels avx2: torch in the notebooks runs its AVX2 kernels (the numbers of a CPU without AVX-512),
+    the manifest says so, and the runner's own environment is as before afterwards."""
+    import os
+
+    from rmr1lib.runs import CPU_KERNEL_ENV
+
+    nbs, runs, _ = book
+    for key in CPU_KERNEL_ENV:
+        monkeypatch.delenv(key, raising=False)
+    _notebook(nbs / "02_isa.ipynb", [
+        "from rmr1lib.workbook import start_notebook\n"
+        "ctx = start_notebook('02_isa', profile=profile, overrides=overrides, run_name=run_name, seed=seed)",
+        "import torch\nctx.run.update(isa_seen=torch.backends.cpu.get_cpu_capability())"])
+    run = run_workbook("smoke", None, run_name="isa", only=["02"], notebooks=nbs, progress=False,
+                       log=lambda m: None, cpu_kernels="avx2")
+    manifest = run.manifest()
+    assert manifest["isa_seen"] == "AVX2"
+    assert manifest["machine"]["kernel_env"] == {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                                                 "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+    assert not any(os.environ.get(key) for key in CPU_KERNEL_ENV)
+    with pytest.raises(ConfigError, match="unknown setting 'avx1'; known: avx2"):
+        run_workbook("smoke", None, run_name="isa2", only=["02"], notebooks=nbs, progress=False,
+                     log=lambda m: None, cpu_kernels="avx1")
+    assert not (runs / "smoke" / "isa2").exists()
