@@ -127,6 +127,8 @@ def test_pipeline_figure_and_environment_report(tmp_path):
     import torch
 
     assert report["torch threads"] == str(torch.get_num_threads()) and "version: torch" in report
+    assert report["torch CPU kernels"] == torch.backends.cpu.get_cpu_capability()
+    assert report["cpu"] != "unknown" and "ATEN_CPU_CAPABILITY" in report
 
 
 def _fake_model(folder):
