@@ -225,14 +225,17 @@ def test_miniature_safety_subsets_get_the_right_case():
     assert all("PLACEHOLDER HARMFUL" in it["prompt"] for it in refuse)
 
 
-def test_miniatures_share_no_item_with_training_and_shortcuts_stay_near_chance():
+@pytest.mark.parametrize("seed, redrawn", [(42, False), (46, True)])
+def test_miniatures_share_no_item_with_training_and_shortcuts_stay_near_chance(seed, redrawn):
+    """At the default seed (first draw) and at a seed whose suite was redrawn (from a derived seed)."""
     from rmr1lib.judging import baseline_items_from_comparisons, baseline_scores
     from rmr1lib.synthetic import make_pairs
 
-    train = make_pairs(3000, 42)
+    train = make_pairs(4000, seed)  # the smoke profile's data.n_train
     seen = {(r["conversation_a"][-2]["content"], r[f"conversation_{s}"][-1]["content"]) for r in train for s in "ab"}
     questions = {r["conversation_a"][-2]["content"] for r in train}
-    suite, _ = bm.synthetic_suite(bm.BENCHMARKS, 2, 42)
+    suite, info = bm.synthetic_suite(bm.BENCHMARKS, 2, seed)
+    assert bool(info["rejected"]) == redrawn
     comps = [c for items in suite.values() for c in items]
     assert len(comps) >= 128
     # no comparison repeats a training question with either of its responses, and no question is a training one
