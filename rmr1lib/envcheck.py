@@ -6,19 +6,12 @@ import os
 import platform
 import sys
 
-from .runs import CPU_KERNEL_ENV, machine_record, package_versions
+from .runs import CPU_KERNEL_ENV, cpuinfo, machine_record, package_versions
 
 
 def cpu_flags() -> set[str]:
     """CPU feature flags from /proc/cpuinfo (empty where unavailable)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set(cpuinfo().get("flags", "").split())
 
 
 def environment_report() -> list[tuple[str, str]]:

@@ -1,7 +1,8 @@
 """Runs: where a workbook run keeps its executed notebooks, artifacts, figures and manifest.
 
 Layout of one run: runs/<profile>/<run-name>/
-    manifest.json        what each notebook produced (paths, seeds, parameters, timings) and library versions
+    manifest.json        what each notebook produced (paths, seeds, parameters, timings), library versions and
+                         the machine (CPU, vector features, kernel settings)
     notebooks/           the executed notebooks (papermill output)
     artifacts/           data, models, results
     figures/             PNG figures
@@ -69,7 +70,7 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str]:
 # the run and its manifest
 
 
-def _cpuinfo() -> dict[str, str]:
+def cpuinfo() -> dict[str, str]:
     """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
     fields: dict[str, str] = {}
     try:
@@ -88,7 +89,7 @@ def machine_record() -> dict:
     """What a run's numbers depend on besides code, data and seed: the CPU model, its vector features, the core
     count and any variable that narrows the kernels' instruction set. The same seed gives the same numbers on
     the same kind of machine; on another CPU kind the last digits, and so a greedy decoder's choices, differ."""
-    info = _cpuinfo()
+    info = cpuinfo()
     flags = set(info.get("flags", "").split())
     return {"cpu": info.get("model name", "unknown"), "cores": os.cpu_count(),
             "cpu_features": [f for f in CPU_FEATURES if f in flags],
