@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 #: bounds for the final judge on this profile (README, "Does the smoke judge learn?", has the measured figures). On
-#: the benchmark split the judge is close to chance (0.52-0.54 measured), so accuracy is only held off a judge that
-#: is systematically wrong; what these bounds guard is the collapse: one letter for everything has consistency 0
-#: and a share of 1.
+#: the benchmark split the judge is well short of the goal (0.57-0.71 measured over seeds and both kinds of CPU
+#: code), so accuracy is only held off a judge that is systematically wrong; what these bounds guard is the collapse:
+#: one letter for everything has consistency 0 and a share of 1.
 LEARNED = {"accuracy": 0.45, "position_consistency": 0.1, "max_share": 0.85}
 
 
@@ -176,3 +176,18 @@ def test_reply_wording_probe_script_on_the_distilled_judge(evaluation, tmp_path)
         assert max(counts[k] for k in ("rule_read", "replies_read", "decision_follows", "right")) <= 6
     refused = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "is not a model folder" in refused.stderr
+
+
+def test_seed_trials_reads_the_figures_of_a_real_run(smoke_run):
+    """scripts/seed_trials.py summarizes trial runs from what notebooks 03 and 06 save: the same figures."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("seed_trials", REPO / "scripts" / "seed_trials.py")
+    trials = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(trials)
+    figures = trials.run_figures(smoke_run.dir)
+    held = json.loads(smoke_run.artifact("sft_eval.json").read_text())["after"]
+    pooled = json.loads(smoke_run.artifact("eval/scores.json").read_text())["pooled"]
+    assert figures["heldout_accuracy"] == held["accuracy_lenient"]
+    assert figures["bench_accuracy"] == pooled["accuracy_lenient"]
+    assert set(figures["by_kind"]) == {"reasoning", "chat", "safety"}
