@@ -4,7 +4,7 @@ Each seed is a workbook run of notebooks 00-03 and 06 on one torch thread (two r
 notebook 06 judges the SFT judge. The runs are named trial-NAME-sSEED under runs/smoke/ and resume where they
 stopped; their runner logs and a summary go to runs/trials/NAME/. One seed tells little: the same setting scores
 0.56-0.72 on the miniature benchmarks from seed to seed, so compare two settings on the same seeds (paired) and
-read the standard error of the differences.
+read the 95% interval of the mean difference (Student's t over the paired seeds).
 
     .venv/bin/python scripts/seed_trials.py base --seeds 42-51
     .venv/bin/python scripts/seed_trials.py wd01 --seeds 42-51 --set sft.weight_decay=0.1 --against base
@@ -81,6 +81,15 @@ def run_figures(run_dir: Path) -> dict:
             "by_kind": {k: v["accuracy_lenient"] for k, v in scores.get("by_kind", {}).items()}}
 
 
+#: two-sided 95% quantiles of Student's t by degrees of freedom (n - 1 paired seeds)
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def t95(df: int) -> float:
+    """Student's t quantile for a 95% interval (an approximation within 0.01 above 10 degrees of freedom)."""
+    return T95[df] if df in T95 else 1.96 + 2.4 / df
+
+
 def mean_sd(values: list[float]) -> tuple[float, float]:
     m = sum(values) / len(values)
     sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else float("nan")
@@ -89,7 +98,7 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 def summarize(figures: dict[int, dict], against: dict[int, dict] | None = None) -> dict:
     """Mean and standard deviation over the seeds; with `against`, the paired differences of the benchmark and
-    held-out accuracy on the seeds both have, with the standard error of their mean."""
+    held-out accuracy on the seeds both have, with the standard error of their mean and its 95% interval."""
     keys = ("heldout_accuracy", "heldout_consistency", "bench_accuracy", "bench_consistency")
     out: dict = {"seeds": sorted(figures)}
     for key in keys:
@@ -103,8 +112,10 @@ def summarize(figures: dict[int, dict], against: dict[int, dict] | None = None) 
             diffs = [figures[s][key] - against[s][key] for s in common]
             if diffs:
                 m, sd = mean_sd(diffs)
-                out[f"{key}_difference"] = {"mean": m, "sd": sd, "se": sd / math.sqrt(len(diffs)) if len(diffs) > 1
-                                            else float("nan"), "each": dict(zip(common, diffs))}
+                se = sd / math.sqrt(len(diffs)) if len(diffs) > 1 else float("nan")
+                half = t95(len(diffs) - 1) * se if len(diffs) > 1 else float("nan")
+                out[f"{key}_difference"] = {"mean": m, "sd": sd, "se": se, "ci95": [m - half, m + half],
+                                            "each": dict(zip(common, diffs))}
     return out
 
 
@@ -125,8 +136,13 @@ def report_lines(name: str, figures: dict[int, dict], summary: dict, against_nam
             lines.append(f"against {against_name}: no seed in common")
         else:
             n = len(summary["paired_seeds"])
-            verdict = ("more than two standard errors from 0" if abs(diff["mean"]) > 2 * diff["se"]
-                       else "within two standard errors of 0: no clear difference")
+            low, high = diff["ci95"]
+            if n < 2:
+                verdict = "one seed: no interval"
+            elif low > 0 or high < 0:
+                verdict = f"95% interval {low:+.3f} to {high:+.3f}, which excludes 0"
+            else:
+                verdict = f"95% interval {low:+.3f} to {high:+.3f}, which includes 0: no clear difference"
             lines.append(f"against {against_name} on {n} paired seeds: benchmarks {diff['mean']:+.3f} (sd {diff['sd']:.3f}, "
                          f"standard error {diff['se']:.3f}), {verdict}")
     return lines

@@ -56,7 +56,17 @@ def test_report_pairs_the_seeds_both_trials_have(tmp_path, monkeypatch):
     assert summary["paired_seeds"] == [42, 43, 44]
     assert diff["mean"] == pytest.approx((0.10 + 0.02 + 0.04) / 3)
     assert diff["se"] == pytest.approx(diff["sd"] / 3 ** 0.5)
-    assert "within two standard errors" not in done.stdout  # +0.053 with se 0.024 is a clear difference
+    # three pairs: Student's t with 2 degrees of freedom (4.30), not 1.96; +0.053 with se 0.024 is no clear difference
+    assert diff["ci95"] == pytest.approx([diff["mean"] - 4.303 * diff["se"], diff["mean"] + 4.303 * diff["se"]])
+    assert "95% interval -0.050 to +0.157, which includes 0: no clear difference" in done.stdout
+
+
+def test_the_interval_uses_student_t_and_a_clear_difference_is_called_so():
+    figures = {s: {"bench_accuracy": 0.70 + 0.01 * (s % 2), "heldout_accuracy": 0.8} for s in range(10)}
+    base = {s: {"bench_accuracy": 0.60, "heldout_accuracy": 0.8} for s in range(10)}
+    summary = trials.summarize(figures, base)
+    low, high = summary["bench_accuracy_difference"]["ci95"]
+    assert 0 < low < high and trials.t95(9) == pytest.approx(2.262) and abs(trials.t95(30) - 2.042) < 0.01
 
 
 def test_an_unfinished_or_missing_run_is_named(tmp_path, monkeypatch):
