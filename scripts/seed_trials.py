@@ -173,7 +173,7 @@ def run_trials(name: str, seeds: list[int], settings: list[str], jobs: int, log=
             proc = subprocess.Popen(runner_command(name, seed, settings), stdout=log_file, stderr=subprocess.STDOUT,
                                     cwd=Path(__file__).resolve().parents[1])
             running[seed] = (proc, log_file, time.time())
-            log(f"seed {seed}: started ({len(seeds) - len(waiting) - len(running) + 1} of {len(seeds)} begun)")
+            log(f"seed {seed}: started ({len(seeds) - len(waiting)} of {len(seeds)} begun)")
         time.sleep(1)
         for seed, (proc, log_file, t0) in list(running.items()):
             if proc.poll() is None:
