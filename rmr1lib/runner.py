@@ -360,8 +360,8 @@ def run_workbook(
     """
     if cpu_kernels is not None:
         with _environment(cpu_kernel_env(cpu_kernels)):
-            return run_workbook(profile, overrides, run_name, resume, only, start, seed, notebooks, progress, log,
-                                preflight)
+            return run_workbook(profile, overrides, run_name=run_name, resume=resume, only=only, start=start,
+                                seed=seed, notebooks=notebooks, progress=progress, log=log, preflight=preflight)
     log = log or (lambda message: print(message, flush=True))
     overrides = parse_overrides(overrides)
     prof = load_profile(profile, overrides)  # fail at once on a bad profile, before any kernel starts
