@@ -6,12 +6,7 @@ import os
 import platform
 import sys
 
-from .runs import CPU_KERNEL_ENV, cpuinfo, machine_record, package_versions
-
-
-def cpu_flags() -> set[str]:
-    """CPU feature flags from /proc/cpuinfo (empty where unavailable)."""
-    return set(cpuinfo().get("flags", "").split())
+from .runs import CPU_KERNEL_ENV, machine_record, package_versions
 
 
 def environment_report() -> list[tuple[str, str]]:
@@ -21,8 +16,8 @@ def environment_report() -> list[tuple[str, str]]:
     rows = [("python", sys.version.split()[0]), ("platform", platform.platform()),
             ("cpu", machine["cpu"]), ("cpu cores", str(os.cpu_count())),
             ("cpu vector features (decide the last digits of every result)", ", ".join(machine["cpu_features"]) or "none")]
-    flags = cpu_flags()
-    rows.append(("avx512_bf16 (bitsandbytes 4-bit repack pitfall)", "yes" if "avx512_bf16" in flags else "no"))
+    rows.append(("avx512_bf16 (bitsandbytes 4-bit repack pitfall)",
+                 "yes" if "avx512_bf16" in machine["cpu_features"] else "no"))
     try:
         import torch
 
