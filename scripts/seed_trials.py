@@ -27,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rmr1lib.runs import runs_root  # noqa: E402 - after the path set-up
+
 #: what every trial run executes: the data, the distillation SFT and the evaluation of its judge (no GRPO)
 NOTEBOOKS = "00,01,02,03,06"
 PREFIX = "trial"
@@ -148,20 +150,14 @@ def report_lines(name: str, figures: dict[int, dict], summary: dict, against_nam
     return lines
 
 
-def _runs_root() -> Path:
-    from rmr1lib.runs import runs_root
-
-    return runs_root()
-
-
 def collect(name: str, seeds: list[int], profile: str = "smoke") -> dict[int, dict]:
-    root = _runs_root() / profile
+    root = runs_root() / profile
     return {seed: run_figures(root / run_name(name, seed)) for seed in seeds}
 
 
 def run_trials(name: str, seeds: list[int], settings: list[str], jobs: int, log=print) -> list[int]:
     """Run the seeds `jobs` at a time; returns the seeds whose run failed (their logs say why)."""
-    folder = _runs_root() / "trials" / name
+    folder = runs_root() / "trials" / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "settings.json").write_text(json.dumps({"settings": settings, "notebooks": NOTEBOOKS}, indent=1) + "\n")
     waiting, running, failed = list(seeds), {}, []
@@ -219,7 +215,7 @@ def main(argv=None) -> int:
     try:
         figures = collect(args.name, seeds)
         against = collect(args.against, [s for s in seeds
-                                         if (_runs_root() / "smoke" / run_name(args.against, s)).exists()]) \
+                                         if (runs_root() / "smoke" / run_name(args.against, s)).exists()]) \
             if args.against else None
     except FileNotFoundError as exc:
         print(f"seed_trials: {exc}", file=sys.stderr)
@@ -230,7 +226,7 @@ def main(argv=None) -> int:
     summary = summarize(figures, against)
     for line in report_lines(args.name, figures, summary, args.against):
         print(line)
-    folder = _runs_root() / "trials" / args.name
+    folder = runs_root() / "trials" / args.name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps({"figures": figures, "summary": summary,
                                                      "against": args.against}, indent=1) + "\n")
