@@ -27,11 +27,11 @@ runtime.skip_optional_imports()  # as runtime.setup does in the notebooks: vLLM 
 
 SMOKE_FIXTURE = "smoke_run"
 #: The e2e workbook is the smoke profile with 1,500 SFT steps instead of 2,000, so that `make test` stays within 10
-#: minutes on 2 cores. Measured with these settings (one thread, seed 42, stop 28) on AVX512 code / on AVX2 code
-#: (`--cpu-kernels avx2`): held-out accuracy 0.828 / 0.805 and position consistency 0.88 / 0.78 after SFT, 0.812 /
-#: 0.789 after GRPO, benchmarks 0.683 / 0.573 with consistency 0.46 / 0.36 and at most 68% / 61% of one letter; the
-#: e2e bounds sit well below both (the full profile's own figures come from `make workbook`, README "Does the
-#: smoke judge learn?").
+#: minutes on 2 cores. Measured with these settings (one thread, seed 42, stop 29's SFT learning rate 0.001) on AVX512
+#: code / on AVX2 code (`--cpu-kernels avx2`): held-out accuracy 0.812 / 0.863 and position consistency 0.97 / 0.85
+#: after SFT, 0.754 / 0.844 and 0.98 / 0.70 after GRPO, benchmarks 0.620 / 0.593 with consistency 0.45 / 0.48 and at
+#: most 64% / 61% of one letter; the e2e bounds sit well below both (the full profile's own figures come from
+#: `make workbook`, README "Does the smoke judge learn?").
 E2E_OVERRIDES = {"sft.max_steps": 1500}
 DETERMINISM_FIXTURE = "determinism_runs"
 DETERMINISM_RUNS = ("first", "second")

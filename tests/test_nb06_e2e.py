@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 #: bounds for the final judge on this profile (README, "Does the smoke judge learn?", has the measured figures). On
-#: the benchmark split the judge is well short of the goal (0.57-0.71 measured over seeds and both kinds of CPU
+#: the benchmark split the judge is well short of the goal (0.59-0.71 measured over seeds and both kinds of CPU
 #: code), so accuracy is only held off a judge that is systematically wrong; what these bounds guard is the collapse:
 #: one letter for everything has consistency 0 and a share of 1.
 LEARNED = {"accuracy": 0.45, "position_consistency": 0.1, "max_share": 0.85}
@@ -85,7 +85,7 @@ def test_figures_and_paper_comparison(evaluation):
 
 def test_the_final_judge_judges_the_miniature_benchmarks(evaluation, smoke_profile):
     """At least 128 comparisons in both orders, shortcut baselines near chance, and a judge that has not collapsed
-    onto one letter. On the benchmarks the current smoke judge scores 0.62-0.71 (README; 0.68 at these test
+    onto one letter. On the benchmarks the current smoke judge scores 0.60-0.71 (README; 0.62 at these test
     settings); the goal of accuracy 0.75 and consistency 0.70 is not reached, and these bounds only catch the
     collapse (accuracy 0.5, consistency 0, one letter throughout) with room for other CPUs and seeds."""
     from rmr1lib.scoring import pooled_judge_metrics, pooled_metrics_by_kind, pooled_metrics_by_reading
