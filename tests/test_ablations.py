@@ -232,7 +232,8 @@ def test_extends_a_profile_from_a_user_file(tmp_path):
     mine = tmp_path / "mine.yaml"
     mine.write_text("extends: smoke\nname: mine\nsft:\n  max_steps: 7\n")
     prof = load_profile(str(mine))
-    assert prof.name == "mine" and prof.sft.max_steps == 7 and prof.sft.learning_rate == 0.001
+    assert prof.name == "mine" and prof.sft.max_steps == 7
+    assert prof.sft.learning_rate == load_profile("smoke").sft.learning_rate  # the rest comes from smoke
     child = tmp_path / "child.yaml"
     child.write_text("extends: mine.yaml\nseed: 5\n")  # relative to the file
     assert (load_profile(str(child)).seed, load_profile(str(child)).sft.max_steps) == (5, 7)
